@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""The main job: train a codec on MNIST, then code the test digits with it.
+
+  bin/main.py --model_dir=runs/mnist
+
+Prepares MNIST if needed, trains (or resumes) with the given settings, exports
+the SavedModel, compresses and decompresses every test digit through the
+SavedModel's signatures, prints bits per digit (information content and actual
+string length), MAE and PSNR, and writes <model_dir>/results.json and a figure
+of 16 test digits beside their reconstructions and strings in hex.
+"""
+
+import json
+import pathlib
+
+from absl import app
+from absl import flags
+
+from tfmnistcodec import cli
+from tfmnistcodec import data
+from tfmnistcodec import evaluation
+from tfmnistcodec import training
+
+cli.define_training_flags()
+_FIGURE = flags.DEFINE_string(
+    "figure", None, "Where to write the PNG figure (default: "
+    "<model_dir>/digits.png).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  with cli.user_errors():
+    model_dir = pathlib.Path(FLAGS.model_dir)
+    config = cli.train_config_from_flags()
+    _, saved_model, _ = cli.train_and_export(config, model_dir, FLAGS.dataset,
+                                             FLAGS.data_dir)
+    images = data.load_numpy(FLAGS.dataset, "test", FLAGS.data_dir)
+    result = evaluation.code_with_saved_model(saved_model, images)
+    summary = evaluation.summarize(images, result)
+    summary.update(dataset=FLAGS.dataset, split="test", lmbda=config.lmbda,
+                   saved_model=str(saved_model))
+    figure = pathlib.Path(_FIGURE.value or model_dir / "digits.png")
+    evaluation.figure(images, result, figure)
+    training.write_json(model_dir / "results.json", summary)
+    print(f"{summary['digits']} {FLAGS.dataset} test digits through "
+          f"{saved_model}:\n"
+          f"  information content  {summary['information_bits']:.2f} "
+          "bits/digit\n"
+          f"  range-coded strings  {summary['string_bits']:.2f} bits/digit\n"
+          f"  MAE                  {summary['mae']:.4f} (uint8 outputs / 255)\n"
+          f"  PSNR                 {summary['psnr']:.2f} dB\n"
+          f"figure: {figure}\nresults: {model_dir / 'results.json'}")
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("model_dir")
+  app.run(main)

@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""Trains a tfmnistcodec codec and exports its SavedModel.
+
+  bin/train.py --model_dir=runs/mnist [--lmbda=2000 --epochs=15 ...]
+
+Writes <model_dir>/config.json, checkpoints/, summaries/ (TensorBoard) and
+saved_model/. A rerun with the same --model_dir resumes from the last
+checkpoint; once all epochs are done it only re-exports.
+"""
+
+from absl import app
+from absl import flags
+
+from tfmnistcodec import cli
+
+cli.define_training_flags()
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  with cli.user_errors():
+    cli.train_and_export(cli.train_config_from_flags(), FLAGS.model_dir,
+                         FLAGS.dataset, FLAGS.data_dir)
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("model_dir")
+  app.run(main)

@@ -1,0 +1,5 @@
+"""Setuptools shim; the metadata is in setup.cfg."""
+
+import setuptools
+
+setuptools.setup()

@@ -1,0 +1,129 @@
+"""End-to-end tests of the binaries, on a tiny synthetic `mnist` in TFDS."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from tfmnistcodec import data
+
+import testing_utils
+
+BIN = testing_utils.REPO / "bin"
+TINY_FLAGS = ["--latent_dims=6", "--batch_size=32", "--lmbda=300"]
+
+
+class BinTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    # A synthetic dataset stored as TFDS `mnist`, so the binaries' real data
+    # path (tfds.load from --data_dir) runs, offline and fast.
+    cls.tmp = tempfile.mkdtemp()
+    cls.data_dir = os.path.join(cls.tmp, "tfds")
+    train = testing_utils.synthetic_digits(128, seed=7)
+    test = testing_utils.synthetic_digits(40, seed=8)
+    data.write_mnist(cls.data_dir, train, np.arange(128) % 10, test,
+                     np.arange(40) % 10)
+
+  @classmethod
+  def tearDownClass(cls):
+    shutil.rmtree(cls.tmp, ignore_errors=True)
+    super().tearDownClass()
+
+  def run_bin(self, name, *flags):
+    return testing_utils.run_python(
+        [str(BIN / name), f"--data_dir={self.data_dir}", *flags])
+
+  def test_main_trains_exports_codes_and_draws(self):
+    model_dir = os.path.join(self.get_temp_dir(), "main")
+    result = self.run_bin("main.py", f"--model_dir={model_dir}", "--epochs=1",
+                          *TINY_FLAGS)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertIn("40 mnist test digits", result.stdout)
+    self.assertIn("bits/digit", result.stdout)
+    with open(os.path.join(model_dir, "results.json")) as f:
+      results = json.load(f)
+    self.assertEqual(results["digits"], 40)
+    # The strings cost a little more than their information content.
+    self.assertGreater(results["string_bits"], results["information_bits"])
+    self.assertLess(results["string_bits"], results["information_bits"] + 20)
+    with open(os.path.join(model_dir, "digits.png"), "rb") as f:
+      self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+    self.assertTrue(tf.saved_model.contains_saved_model(
+        os.path.join(model_dir, "saved_model")))
+
+    # Rerun with more epochs: resumes at step 4, trains epoch 2 only.
+    result = self.run_bin("train.py", f"--model_dir={model_dir}", "--epochs=2",
+                          *TINY_FLAGS)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertRegex(result.stderr, r"Resumed from .*ckpt-4 at step 4")
+    self.assertIn("epoch 2/2 (step 8)", result.stderr)
+    self.assertNotIn("epoch 1/2", result.stderr)
+
+    result = testing_utils.run_python(
+        [str(BIN / "export.py"), f"--model_dir={model_dir}"])
+    self.assertEqual(result.returncode, 0, result.stderr)
+
+  def test_resumes_after_kill_9(self):
+    model_dir = os.path.join(self.get_temp_dir(), "killed")
+    checkpoints = os.path.join(model_dir, "checkpoints")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=str(testing_utils.REPO))
+    process = subprocess.Popen(
+        [sys.executable, str(BIN / "train.py"), f"--data_dir={self.data_dir}",
+         f"--model_dir={model_dir}", "--epochs=1000", "--checkpoint_secs=0",
+         *TINY_FLAGS], env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+      deadline = time.monotonic() + 240
+      while time.monotonic() < deadline:
+        latest = tf.train.latest_checkpoint(checkpoints)
+        if latest and int(latest.rsplit("-", 1)[1]) >= 8:
+          break
+        time.sleep(0.2)
+      else:
+        self.fail("no checkpoint after 240 s")
+    finally:
+      process.send_signal(signal.SIGKILL)
+      process.wait()
+    killed_at = int(tf.train.latest_checkpoint(checkpoints).rsplit("-", 1)[1])
+    result = self.run_bin("train.py", f"--model_dir={model_dir}", "--epochs=5",
+                          *TINY_FLAGS)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertRegex(result.stderr, f"Resumed from .* at step {killed_at}")
+    self.assertIn("epoch 5/5 (step 20)", result.stderr)
+
+  def test_refuses_dataset_of_other_shape_with_one_line(self):
+    result = self.run_bin("train.py", "--dataset=cifar10",
+                          f"--model_dir={self.get_temp_dir()}/cifar")
+    self.assertNotEqual(result.returncode, 0)
+    self.assertNotIn("Traceback", result.stderr)
+    self.assertRegex(result.stderr.strip().splitlines()[-1],
+                     r"^error: dataset 'cifar10' has images of shape "
+                     r"\(32, 32, 3\)")
+
+  def test_rejects_extra_arguments(self):
+    result = self.run_bin("train.py", f"--model_dir={self.get_temp_dir()}/x",
+                          "stray")
+    self.assertNotEqual(result.returncode, 0)
+    self.assertIn("unexpected arguments: stray", result.stderr)
+
+  def test_export_without_a_run(self):
+    result = testing_utils.run_python(
+        [str(BIN / "export.py"), f"--model_dir={self.get_temp_dir()}/none"])
+    self.assertNotEqual(result.returncode, 0)
+    self.assertNotIn("Traceback", result.stderr)
+    self.assertIn("holds no trained model", result.stderr)
+
+
+if __name__ == "__main__":
+  tf.test.main()

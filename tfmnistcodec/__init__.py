@@ -1,0 +1,42 @@
+"""tfmnistcodec: a learned lossy codec for MNIST digits in low-level TensorFlow.
+
+The layout follows the data flow: `data` (TFDS digits) -> `transforms`
+(analysis and synthesis `tf.Module`s) -> `entropy` (prior and range coder) ->
+`loss` (rate and distortion) -> `training` (the tape loop, checkpoints) ->
+`export` (SavedModel with `compress`/`decompress`) -> `evaluation`.
+"""
+
+__version__ = "0.1.0"
+
+from tfmnistcodec.data import DatasetError
+from tfmnistcodec.data import load_images
+from tfmnistcodec.data import load_numpy
+from tfmnistcodec.entropy import entropy_model
+from tfmnistcodec.entropy import Prior
+from tfmnistcodec.export import CodecModule
+from tfmnistcodec.export import export_saved_model
+from tfmnistcodec.loss import rate_distortion
+from tfmnistcodec.model import Codec
+from tfmnistcodec.training import restore_codec
+from tfmnistcodec.training import train_and_evaluate
+from tfmnistcodec.training import TrainConfig
+from tfmnistcodec.transforms import AnalysisTransform
+from tfmnistcodec.transforms import SynthesisTransform
+
+__all__ = [
+    "__version__",
+    "AnalysisTransform",
+    "Codec",
+    "CodecModule",
+    "DatasetError",
+    "Prior",
+    "SynthesisTransform",
+    "TrainConfig",
+    "entropy_model",
+    "export_saved_model",
+    "load_images",
+    "load_numpy",
+    "rate_distortion",
+    "restore_codec",
+    "train_and_evaluate",
+]

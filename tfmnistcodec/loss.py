@@ -1,0 +1,69 @@
+"""Rate and distortion of a batch of digits: the training objective.
+
+loss = rate (bits per digit) + lmbda * distortion (mean absolute error of
+pixels in [0, 1]).
+"""
+
+import tensorflow as tf
+
+from tfmnistcodec import entropy
+
+__all__ = [
+    "IMAGE_SHAPE", "images_to_float", "float_to_images", "rate_distortion",
+    "loss"
+]
+
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def images_to_float(images):
+  """uint8 images `[N, 28, 28, 1]` -> float32 in [0, 1]."""
+  images = tf.convert_to_tensor(images)
+  if images.dtype != tf.uint8:
+    raise TypeError(f"images must be uint8, got {images.dtype.name}.")
+  if not images.shape[1:].is_compatible_with(IMAGE_SHAPE):
+    raise ValueError(
+        f"images must have shape [N, 28, 28, 1], got {images.shape}.")
+  return tf.cast(images, tf.float32) / 255.
+
+
+def float_to_images(x):
+  """Floats `[N, 28, 28, 1]` (nominally in [0, 1]) -> uint8, rounded."""
+  return tf.saturate_cast(tf.round(x * 255.), tf.uint8)
+
+
+def rate_distortion(codec, images, noise_seed=None):
+  """Mean rate and distortion of a batch of digits.
+
+  Args:
+    codec: A `model.Codec`.
+    images: uint8 `[N, 28, 28, 1]`.
+    noise_seed: `None` to evaluate: the latents are quantized (rounded) and the
+      rate is their information content under the prior, as the range coder
+      will spend it, up to its overhead. Else a `[2]` integer seed: training
+      mode, where uniform noise in [-0.5, 0.5) drawn from this stateless seed
+      stands in for quantization, so rate and distortion are differentiable.
+
+  Returns:
+    A dict of float32 scalars: `rate`, the mean bits per digit, and
+    `distortion`, the mean absolute error of pixels in [0, 1].
+  """
+  x = images_to_float(images)
+  y = codec.analysis_transform(x)
+  if noise_seed is None:
+    y_tilde, bits = entropy.entropy_model(codec.prior)(y, training=False)
+  else:
+    noise = tf.random.stateless_uniform(
+        tf.shape(y), seed=noise_seed, minval=-.5, maxval=.5)
+    y_tilde = y + noise
+    bits = entropy.noisy_bits(codec.prior, y_tilde)
+  x_tilde = codec.synthesis_transform(y_tilde)
+  return dict(
+      rate=tf.reduce_mean(bits),
+      distortion=tf.reduce_mean(tf.abs(x - x_tilde)))
+
+
+def loss(rate_and_distortion, lmbda):
+  """rate + lmbda * distortion, from the dict `rate_distortion` returns."""
+  return (rate_and_distortion["rate"] +
+          lmbda * rate_and_distortion["distortion"])

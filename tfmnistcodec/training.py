@@ -1,0 +1,350 @@
+"""Training: a hand-written `tf.GradientTape` loop, checkpointed and resumable.
+
+Only the inner steps are compiled (`train_steps` runs up to `steps_per_loop`
+steps per call, looping with `tf.range` inside one `tf.function`); logging,
+summaries and checkpoints stay in Python, between calls.
+
+Everything random is stateless and keyed by the seed: the initial variables, the
+order of the digits in each epoch (keyed by epoch) and the training noise
+(keyed by step). So a run that resumes from a checkpoint, after a clean exit or
+a `kill -9`, continues the very sequence of steps it would have taken.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+import tempfile
+import time
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from tfmnistcodec import loss as loss_lib
+from tfmnistcodec import model
+
+__all__ = [
+    "TrainConfig",
+    "make_optimizer",
+    "train_step",
+    "evaluate",
+    "train_and_evaluate",
+    "load_config",
+    "restore_codec",
+    "write_json",
+]
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+SUMMARY_DIR = "summaries"
+# Settings that a run resumed in the same model_dir may not change.
+_FIXED_SETTINGS = ("lmbda", "latent_dims", "batch_size", "learning_rate",
+                   "seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """What a training run does.
+
+  Attributes:
+    lmbda: Weight of the distortion in the loss, rate + lmbda * distortion.
+    latent_dims: Number of latent dimensions.
+    epochs: Passes over the training digits.
+    batch_size: Digits per step.
+    learning_rate: Adam's learning rate.
+    seed: Seed of the initial variables, the digits' order and the noise.
+    steps_per_loop: Steps per compiled call; checkpoints and logs happen only
+      between calls.
+    checkpoint_secs: Besides after every epoch, a checkpoint is written when
+      this many seconds have passed since the last one.
+    eval_batch_size: Digits per step of validation.
+  """
+  lmbda: float = 2000.
+  latent_dims: int = 50
+  epochs: int = 15
+  batch_size: int = 128
+  learning_rate: float = 1e-3
+  seed: int = 0
+  steps_per_loop: int = 100
+  checkpoint_secs: float = 60.
+  eval_batch_size: int = 1000
+
+  def __post_init__(self):
+    if not self.lmbda > 0:
+      raise ValueError(f"lmbda must be positive, got {self.lmbda}.")
+    if not self.learning_rate > 0:
+      raise ValueError(
+          f"learning_rate must be positive, got {self.learning_rate}.")
+    for name in ("latent_dims", "epochs", "batch_size", "steps_per_loop",
+                 "eval_batch_size"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be at least 1, got "
+                         f"{getattr(self, name)}.")
+
+
+def make_optimizer(learning_rate):
+  """Adam, as TensorFlow ships it: the one stock piece we reuse."""
+  return tf.keras.optimizers.Adam(learning_rate=learning_rate)
+
+
+def train_step(codec, optimizer, images, lmbda, noise_seed):
+  """One gradient step on a batch; returns its loss, rate and distortion."""
+  with tf.GradientTape() as tape:
+    metrics = loss_lib.rate_distortion(codec, images, noise_seed=noise_seed)
+    metrics["loss"] = loss_lib.loss(metrics, lmbda)
+  variables = codec.trainable_variables
+  gradients = tape.gradient(metrics["loss"], variables)
+  optimizer.apply_gradients(zip(gradients, variables))
+  return metrics
+
+
+def evaluate(codec, images, lmbda, batch_size=1000):
+  """Mean loss, rate and distortion of quantized latents over all `images`.
+
+  Args:
+    codec: A `model.Codec`.
+    images: uint8 `[N, 28, 28, 1]` array or tensor.
+    lmbda: Weight of the distortion in the loss.
+    batch_size: Digits per compiled step.
+
+  Returns:
+    A dict of Python floats: `loss`, `rate` (bits per digit), `distortion`.
+  """
+  step = _compiled_eval_step(codec)
+  sums = dict(rate=0., distortion=0.)
+  count = 0
+  for start in range(0, len(images), batch_size):
+    batch = images[start:start + batch_size]
+    metrics = step(batch)
+    for key in sums:
+      sums[key] += float(metrics[key]) * len(batch)
+    count += len(batch)
+  if not count:
+    raise ValueError("evaluate needs at least one image.")
+  means = {key: value / count for key, value in sums.items()}
+  means["loss"] = loss_lib.loss(means, lmbda)
+  return means
+
+
+def _compiled_eval_step(codec):
+  # One compiled function per codec, made once: retracing per call would cost
+  # more than validation itself.
+  step = getattr(codec, "_eval_step", None)
+  if step is None:
+    step = tf.function(
+        lambda images: loss_lib.rate_distortion(codec, images),
+        input_signature=[
+            tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8)
+        ])
+    codec._eval_step = step  # pylint: disable=protected-access
+  return step
+
+
+def write_json(path, value):
+  """Writes `value` as JSON to `path` atomically (temporary file, rename)."""
+  _atomic_write_text(path, json.dumps(value, indent=2) + "\n")
+
+
+def _atomic_write_text(path, text):
+  path = pathlib.Path(path)
+  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+  try:
+    with os.fdopen(fd, "w") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    os.unlink(tmp)
+    raise
+
+
+def load_config(model_dir):
+  """The `TrainConfig` a model_dir was trained with."""
+  path = pathlib.Path(model_dir) / CONFIG_FILE
+  try:
+    values = json.loads(path.read_text())
+  except FileNotFoundError:
+    raise FileNotFoundError(
+        f"{path} does not exist: {model_dir} holds no trained model.") from None
+  fields = {f.name for f in dataclasses.fields(TrainConfig)}
+  return TrainConfig(**{k: v for k, v in values.items() if k in fields})
+
+
+def _check_or_write_config(model_dir, config):
+  path = pathlib.Path(model_dir) / CONFIG_FILE
+  if path.exists():
+    saved = load_config(model_dir)
+    changed = [
+        f"{name}={getattr(saved, name)!r} (now {getattr(config, name)!r})"
+        for name in _FIXED_SETTINGS
+        if getattr(saved, name) != getattr(config, name)
+    ]
+    if changed:
+      raise ValueError(
+          f"{model_dir} holds a run with other settings: "
+          f"{', '.join(changed)}. Use another model_dir or the same settings.")
+  write_json(path, dataclasses.asdict(config))
+
+
+def _checkpoint(codec, optimizer):
+  return tf.train.Checkpoint(codec=codec, optimizer=optimizer)
+
+
+def restore_codec(model_dir):
+  """The codec of the latest checkpoint in model_dir, and its config."""
+  config = load_config(model_dir)
+  codec = model.Codec(config.latent_dims, seed=config.seed)
+  directory = pathlib.Path(model_dir) / CHECKPOINT_DIR
+  path = tf.train.latest_checkpoint(str(directory))
+  if path is None:
+    raise FileNotFoundError(f"no checkpoint in {directory}.")
+  # Only the codec is needed: the optimizer's state is left unread.
+  tf.train.Checkpoint(codec=codec).read(path).expect_partial()
+  return codec, config
+
+
+def _format_seconds(seconds):
+  seconds = int(round(seconds))
+  if seconds >= 3600:
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+  if seconds >= 60:
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+  return f"{seconds}s"
+
+
+def train_and_evaluate(config, model_dir, train_images, test_images):
+  """Trains a codec, validating after every epoch; resumes from model_dir.
+
+  Args:
+    config: A `TrainConfig`.
+    model_dir: Folder for `config.json`, `checkpoints/` and `summaries/`. If it
+      holds a checkpoint, training resumes from it (same settings required,
+      `epochs` excepted).
+    train_images: uint8 `[N, 28, 28, 1]` training digits.
+    test_images: uint8 `[M, 28, 28, 1]` validation digits.
+
+  Returns:
+    `(codec, history)`: the trained `model.Codec` and a list with one dict per
+    epoch completed in this call (`epoch`, `step`, `train/...`, `eval/...`,
+    `seconds`).
+  """
+  train_images = tf.convert_to_tensor(train_images)
+  test_images = tf.convert_to_tensor(test_images)
+  for name, images in (("train_images", train_images),
+                       ("test_images", test_images)):
+    if (images.dtype != tf.uint8 or
+        images.shape[1:] != loss_lib.IMAGE_SHAPE or not images.shape[0]):
+      raise ValueError(f"{name} must be uint8 [N, 28, 28, 1] with N > 0, "
+                       f"got {images.dtype.name} {images.shape}.")
+  model_dir = pathlib.Path(model_dir)
+  model_dir.mkdir(parents=True, exist_ok=True)
+  _check_or_write_config(model_dir, config)
+
+  codec = model.Codec(config.latent_dims, seed=config.seed)
+  optimizer = make_optimizer(config.learning_rate)
+  # Create the optimizer's slots now, outside tf.function and before restoring.
+  optimizer.build(codec.trainable_variables)
+  manager = tf.train.CheckpointManager(
+      _checkpoint(codec, optimizer), str(model_dir / CHECKPOINT_DIR),
+      max_to_keep=3, step_counter=optimizer.iterations)
+  restored = manager.restore_or_initialize()
+  if restored:
+    logging.info("Resumed from %s at step %d.", restored,
+                 int(optimizer.iterations))
+
+  num_train = int(train_images.shape[0])
+  steps_per_epoch = math.ceil(num_train / config.batch_size)
+  total_steps = config.epochs * steps_per_epoch
+  lmbda = tf.constant(config.lmbda, tf.float32)
+  noise_key = tf.constant([2, config.seed], tf.int64)
+  order_key = tf.constant([3, config.seed], tf.int64)
+
+  @tf.function
+  def train_steps(iterator, num_steps):
+    # Sums weighted by batch size (the last batch of an epoch is smaller).
+    sums = dict(loss=0., rate=0., distortion=0.)
+    digits = 0.
+    for _ in tf.range(num_steps):
+      images = next(iterator)
+      noise_seed = tf.random.experimental.stateless_fold_in(
+          noise_key, optimizer.iterations)
+      metrics = train_step(codec, optimizer, images, lmbda, noise_seed)
+      weight = tf.cast(tf.shape(images)[0], tf.float32)
+      sums = {k: sums[k] + weight * metrics[k] for k in sums}
+      digits += weight
+    return sums, digits
+
+  def epoch_batches(epoch, first_step):
+    # The epoch's order depends on (seed, epoch) alone, so a resumed epoch
+    # skips exactly the batches that were already trained on.
+    order = tf.random.experimental.stateless_shuffle(
+        tf.range(num_train),
+        seed=tf.random.experimental.stateless_fold_in(order_key, epoch))
+    batches = tf.data.Dataset.from_tensor_slices(order).batch(
+        config.batch_size).skip(first_step)
+    batches = batches.map(lambda idx: tf.gather(train_images, idx))
+    return iter(batches.prefetch(2))
+
+  writer = tf.summary.create_file_writer(str(model_dir / SUMMARY_DIR))
+  history = []
+  step = int(optimizer.iterations)
+  last_save = time.monotonic()
+  started = time.monotonic()
+  start_step = step
+  try:
+    while step < total_steps:
+      epoch, first_step = divmod(step, steps_per_epoch)
+      epoch_start = time.monotonic()
+      iterator = epoch_batches(epoch, first_step)
+      sums = dict(loss=0., rate=0., distortion=0.)
+      digits = 0
+      while step < (epoch + 1) * steps_per_epoch:
+        num_steps = min(config.steps_per_loop,
+                        (epoch + 1) * steps_per_epoch - step)
+        chunk, chunk_digits = train_steps(iterator, tf.constant(num_steps))
+        for key in sums:
+          sums[key] += float(chunk[key])
+        digits += float(chunk_digits)
+        step = int(optimizer.iterations)
+        if time.monotonic() - last_save >= config.checkpoint_secs:
+          manager.save(checkpoint_number=step)
+          last_save = time.monotonic()
+      train_seconds = time.monotonic() - epoch_start
+      eval_metrics = evaluate(codec, test_images, config.lmbda,
+                              config.eval_batch_size)
+      manager.save(checkpoint_number=step)
+      last_save = time.monotonic()
+      seconds = time.monotonic() - epoch_start
+      record = dict(epoch=epoch + 1, step=step, seconds=seconds,
+                    train_seconds=train_seconds)
+      record.update({f"train/{k}": v / digits for k, v in sums.items()})
+      record.update({f"eval/{k}": v for k, v in eval_metrics.items()})
+      history.append(record)
+      with writer.as_default(step=step):
+        for key, value in record.items():
+          if key.startswith(("train/", "eval/")):
+            tf.summary.scalar(key, value)
+        tf.summary.scalar("train/seconds_per_epoch", seconds)
+      writer.flush()
+      done = (step - start_step) / max(1, total_steps - start_step)
+      eta = (time.monotonic() - started) * (1 - done) / max(done, 1e-9)
+      logging.info(
+          "epoch %d/%d (step %d): train loss %.2f rate %.2f bits "
+          "distortion %.4f | test loss %.2f rate %.2f bits distortion %.4f | "
+          "%.1f s (train %.1f s), ETA %s", epoch + 1, config.epochs, step,
+          record["train/loss"], record["train/rate"],
+          record["train/distortion"], record["eval/loss"],
+          record["eval/rate"], record["eval/distortion"], seconds,
+          train_seconds, _format_seconds(eta))
+  finally:
+    # Also on Ctrl-C or an error: keep every finished step.
+    if int(optimizer.iterations) > _checkpoint_step(manager):
+      manager.save(checkpoint_number=int(optimizer.iterations))
+    writer.close()
+  return codec, history
+
+
+def _checkpoint_step(manager):
+  path = manager.latest_checkpoint
+  return -1 if path is None else int(path.rsplit("-", 1)[1])

@@ -1,0 +1,207 @@
+"""Analysis and synthesis transforms: `tf.Module`s with explicit variables.
+
+Layer for layer, these are the transforms of the TensorFlow Compression tutorial
+"Learned data compression" on MNIST, written without Keras: each layer owns a
+`kernel` and a `bias` variable, created once in `__init__` with the same
+initialization as the Keras defaults (Glorot-uniform kernels, zero biases), and
+the math is plain `tf.nn`.
+
+Shapes: images are `[batch, 28, 28, 1]` float32 in [0, 1]; latents are
+`[batch, latent_dims]` float32.
+"""
+
+import math
+
+import tensorflow as tf
+
+__all__ = [
+    "LEAKY_RELU_ALPHA",
+    "Dense",
+    "Conv2D",
+    "Conv2DTranspose",
+    "AnalysisTransform",
+    "SynthesisTransform",
+    "glorot_uniform",
+]
+
+# Keras' "leaky_relu" activation string resolves to `tf.nn.leaky_relu` with its
+# default slope; spelled out so that a change of defaults cannot move us.
+LEAKY_RELU_ALPHA = 0.2
+
+
+def leaky_relu(x):
+  return tf.nn.leaky_relu(x, alpha=LEAKY_RELU_ALPHA)
+
+
+def glorot_uniform(shape, fan_in, fan_out, seed):
+  """Glorot-uniform values, drawn from a stateless RNG so `seed` fixes them.
+
+  Args:
+    shape: Shape of the result.
+    fan_in: Number of inputs that each output unit sees.
+    fan_out: Number of outputs that each input unit feeds.
+    seed: Shape `[2]` integer seed of `tf.random.stateless_uniform`.
+
+  Returns:
+    A float32 tensor of `shape`, uniform in [-limit, limit] with
+    limit = sqrt(6 / (fan_in + fan_out)).
+  """
+  limit = math.sqrt(6. / (fan_in + fan_out))
+  return tf.random.stateless_uniform(
+      shape, seed=seed, minval=-limit, maxval=limit, dtype=tf.float32)
+
+
+def _split_seed(seed, num):
+  """Derives `num` independent stateless seeds from an int or a `[2]` seed."""
+  if isinstance(seed, int):
+    seed = [0, seed]
+  return tf.unstack(tf.random.experimental.stateless_split(seed, num=num))
+
+
+class Dense(tf.Module):
+  """Fully connected layer: `activation(x @ kernel + bias)`."""
+
+  def __init__(self, in_features, out_features, activation=None, seed=0,
+               name=None):
+    super().__init__(name=name)
+    if in_features < 1 or out_features < 1:
+      raise ValueError("`in_features` and `out_features` must be positive.")
+    self._activation = activation
+    with self.name_scope:
+      self.kernel = tf.Variable(
+          glorot_uniform([in_features, out_features], in_features,
+                         out_features, _split_seed(seed, 1)[0]),
+          name="kernel")
+      self.bias = tf.Variable(tf.zeros([out_features]), name="bias")
+
+  @tf.Module.with_name_scope
+  def __call__(self, x):
+    y = tf.nn.bias_add(tf.linalg.matmul(x, self.kernel), self.bias)
+    return y if self._activation is None else self._activation(y)
+
+
+class Conv2D(tf.Module):
+  """2D convolution with "same" padding; kernel `[k, k, in, out]`."""
+
+  def __init__(self, in_channels, out_channels, kernel_size, stride,
+               activation=None, seed=0, name=None):
+    super().__init__(name=name)
+    self._stride = stride
+    self._activation = activation
+    receptive_field = kernel_size * kernel_size
+    with self.name_scope:
+      self.kernel = tf.Variable(
+          glorot_uniform(
+              [kernel_size, kernel_size, in_channels, out_channels],
+              in_channels * receptive_field, out_channels * receptive_field,
+              _split_seed(seed, 1)[0]),
+          name="kernel")
+      self.bias = tf.Variable(tf.zeros([out_channels]), name="bias")
+
+  @tf.Module.with_name_scope
+  def __call__(self, x):
+    y = tf.nn.conv2d(x, self.kernel, strides=self._stride, padding="SAME")
+    y = tf.nn.bias_add(y, self.bias)
+    return y if self._activation is None else self._activation(y)
+
+
+class Conv2DTranspose(tf.Module):
+  """Transposed 2D convolution with "same" padding; kernel `[k, k, out, in]`.
+
+  The output is `stride` times larger in each spatial dimension, as with Keras'
+  `Conv2DTranspose(padding="same")`.
+  """
+
+  def __init__(self, in_channels, out_channels, kernel_size, stride,
+               activation=None, seed=0, name=None):
+    super().__init__(name=name)
+    self._stride = stride
+    self._out_channels = out_channels
+    self._activation = activation
+    receptive_field = kernel_size * kernel_size
+    with self.name_scope:
+      # Keras computes the fans of this kernel shape the same way as for a
+      # convolution (from the last two axes); Glorot's limit is symmetric in
+      # them, so the initialization matches.
+      self.kernel = tf.Variable(
+          glorot_uniform(
+              [kernel_size, kernel_size, out_channels, in_channels],
+              out_channels * receptive_field, in_channels * receptive_field,
+              _split_seed(seed, 1)[0]),
+          name="kernel")
+      self.bias = tf.Variable(tf.zeros([out_channels]), name="bias")
+
+  @tf.Module.with_name_scope
+  def __call__(self, x):
+    shape = tf.shape(x)
+    output_shape = tf.stack([
+        shape[0], shape[1] * self._stride, shape[2] * self._stride,
+        self._out_channels
+    ])
+    y = tf.nn.conv2d_transpose(
+        x, self.kernel, output_shape, strides=self._stride, padding="SAME")
+    y = tf.nn.bias_add(y, self.bias)
+    return y if self._activation is None else self._activation(y)
+
+
+class AnalysisTransform(tf.Module):
+  """Images `[N, 28, 28, 1]` in [0, 1] -> latents `[N, latent_dims]`.
+
+  conv 20@5x5/2, conv 50@5x5/2, dense 500, dense `latent_dims`; leaky ReLU on
+  all but the last layer.
+  """
+
+  def __init__(self, latent_dims, seed=0, name="analysis_transform"):
+    super().__init__(name=name)
+    if latent_dims < 1:
+      raise ValueError("`latent_dims` must be at least 1.")
+    self._latent_dims = latent_dims
+    seeds = _split_seed(seed, 4)
+    with self.name_scope:
+      self.conv_1 = Conv2D(1, 20, 5, 2, leaky_relu, seeds[0], name="conv_1")
+      self.conv_2 = Conv2D(20, 50, 5, 2, leaky_relu, seeds[1], name="conv_2")
+      self.fc_1 = Dense(7 * 7 * 50, 500, leaky_relu, seeds[2], name="fc_1")
+      self.fc_2 = Dense(500, latent_dims, None, seeds[3], name="fc_2")
+
+  @property
+  def latent_dims(self):
+    return self._latent_dims
+
+  @tf.Module.with_name_scope
+  def __call__(self, x):
+    x = self.conv_2(self.conv_1(x))
+    x = tf.reshape(x, [-1, 7 * 7 * 50])
+    return self.fc_2(self.fc_1(x))
+
+
+class SynthesisTransform(tf.Module):
+  """Latents `[N, latent_dims]` -> images `[N, 28, 28, 1]` (unclipped floats).
+
+  dense 500, dense 2450, reshape 7x7x50, transposed conv 20@5x5/2, transposed
+  conv 1@5x5/2; leaky ReLU on every layer, the last one included, as in the
+  tutorial.
+  """
+
+  def __init__(self, latent_dims, seed=0, name="synthesis_transform"):
+    super().__init__(name=name)
+    if latent_dims < 1:
+      raise ValueError("`latent_dims` must be at least 1.")
+    self._latent_dims = latent_dims
+    seeds = _split_seed(seed, 4)
+    with self.name_scope:
+      self.fc_1 = Dense(latent_dims, 500, leaky_relu, seeds[0], name="fc_1")
+      self.fc_2 = Dense(500, 7 * 7 * 50, leaky_relu, seeds[1], name="fc_2")
+      self.conv_1 = Conv2DTranspose(
+          50, 20, 5, 2, leaky_relu, seeds[2], name="conv_1")
+      self.conv_2 = Conv2DTranspose(
+          20, 1, 5, 2, leaky_relu, seeds[3], name="conv_2")
+
+  @property
+  def latent_dims(self):
+    return self._latent_dims
+
+  @tf.Module.with_name_scope
+  def __call__(self, y):
+    x = self.fc_2(self.fc_1(y))
+    x = tf.reshape(x, [-1, 7, 7, 50])
+    return self.conv_2(self.conv_1(x))
