@@ -20,6 +20,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from tfmnistcodec import data
+from tfmnistcodec import evaluation
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data folder.")
 _LMBDA = flags.DEFINE_float("lmbda", 2000., "Distortion weight.")
@@ -134,12 +135,10 @@ def main(argv):
     _, bits = entropy_model(y, training=False)
     x_hat = trainer.synthesis_transform(entropy_model.decompress(strings, ()))
     decoded = tf.saturate_cast(tf.round(x_hat * 255.), tf.uint8).numpy()
-    error = decoded.astype(np.float64) - images
-    result.update(
-        information_bits=float(np.mean(bits)),
-        string_bits=float(np.mean([len(s) * 8 for s in strings.numpy()])),
-        mae=float(np.mean(np.abs(error)) / 255.),
-        psnr=float(10 * np.log10(255.**2 / np.mean(error**2))))
+    # The same metrics as bin/main.py, from the same function.
+    result.update(evaluation.summarize(
+        images, evaluation.CodingResult(strings.numpy(), bits.numpy(),
+                                        decoded)))
   print(json.dumps(result))
   sys.stdout.flush()
 

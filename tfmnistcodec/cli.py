@@ -25,7 +25,8 @@ SAVED_MODEL_DIR = "saved_model"
 
 # Errors that come from what the user asked for, shown as one line, no trace.
 USER_ERRORS = (data.DatasetError, ValueError, TypeError, FileNotFoundError,
-               NotADirectoryError, IsADirectoryError, PermissionError)
+               FileExistsError, NotADirectoryError, IsADirectoryError,
+               PermissionError)
 
 
 def define_training_flags():
