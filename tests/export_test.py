@@ -53,7 +53,8 @@ class ExportTest(tf.test.TestCase):
     path = os.path.join(self.get_temp_dir(), "signatures")
     export.export_saved_model(self.codec, path)
     loaded = tf.saved_model.load(path)
-    self.assertCountEqual(loaded.signatures.keys(), ["compress", "decompress"])
+    self.assertCountEqual(loaded.signatures.keys(),
+                          ["compress", "decompress", "fingerprint"])
     compress = loaded.signatures["compress"]
     self.assertEqual(
         compress.structured_input_signature[1],
@@ -64,6 +65,8 @@ class ExportTest(tf.test.TestCase):
         decompress.structured_input_signature[1],
         {"strings": tf.TensorSpec([None], tf.string, "strings")})
     self.assertEqual(set(decompress.structured_outputs), {"images"})
+    fingerprint = loaded.signatures["fingerprint"]()["fingerprint"].numpy()
+    self.assertRegex(fingerprint.decode(), "^[0-9a-f]{32}$")
 
   def test_round_trip_in_a_separate_process(self):
     tmp = self.get_temp_dir()

@@ -12,8 +12,14 @@ range-coding ops), not this package:
     out = codec.signatures["compress"](images=images)   # uint8 [N, 28, 28, 1]
     strings, bits = out["strings"], out["bits"]          # string [N], float [N]
     images = codec.signatures["decompress"](strings=strings)["images"]
+    fingerprint = codec.signatures["fingerprint"]()["fingerprint"]  # hex
+
+The fingerprint identifies what decoding depends on (the range-coding tables
+and the synthesis transform's weights); files made with `container` carry it,
+so a file is never decoded by a model that did not make it.
 """
 
+import hashlib
 import os
 import pathlib
 import shutil
@@ -24,7 +30,39 @@ import tensorflow as tf
 from tfmnistcodec import entropy
 from tfmnistcodec import loss as loss_lib
 
-__all__ = ["CodecModule", "export_saved_model"]
+__all__ = ["FINGERPRINT_BYTES", "CodecModule", "export_saved_model",
+           "fingerprint"]
+
+FINGERPRINT_BYTES = 16
+
+
+def fingerprint(entropy_model, synthesis_transform):
+  """Fingerprint of a decoder: a truncated SHA-256, as `FINGERPRINT_BYTES`.
+
+  It hashes every variable that decoding reads, the range-coding tables and
+  the synthesis weights, each with its dtype and shape, in `tf.Module`'s
+  order (by attribute path, independent of name scopes), plus the coder's
+  settings. Equal fingerprints mean identical decoders, up to hash
+  collisions; a model retrained, even from the same seed on other hardware,
+  gets another one.
+
+  Args:
+    entropy_model: A `ContinuousBatchedEntropyModel` with `compression=True`.
+    synthesis_transform: The synthesis `tf.Module`.
+
+  Returns:
+    `bytes` of length `FINGERPRINT_BYTES`.
+  """
+  digest = hashlib.sha256(b"tfmnistcodec decoder v1\0")
+  digest.update(
+      f"coding_rank={entropy_model.coding_rank};"
+      f"precision={int(entropy_model.range_coder_precision)};"
+      f"dtype={entropy_model.bottleneck_dtype.name}\0".encode())
+  for variable in (*entropy_model.variables, *synthesis_transform.variables):
+    value = variable.numpy()
+    digest.update(f"{value.dtype.str};{value.shape}\0".encode())
+    digest.update(value.tobytes())
+  return digest.digest()[:FINGERPRINT_BYTES]
 
 
 class CodecModule(tf.Module):
@@ -39,6 +77,9 @@ class CodecModule(tf.Module):
     self.synthesis_transform = codec.synthesis_transform
     self.entropy_model = entropy.entropy_model(codec.prior, compression=True)
     self.latent_dims = tf.constant(codec.latent_dims, tf.int32)
+    # Computed once, here; held as a constant of the `fingerprint` function.
+    self.fingerprint_hex = fingerprint(self.entropy_model,
+                                       self.synthesis_transform).hex()
 
   @tf.function(input_signature=[
       tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8, name="images")
@@ -68,6 +109,11 @@ class CodecModule(tf.Module):
     x_hat = self.synthesis_transform(y_hat)
     return dict(images=loss_lib.float_to_images(x_hat))
 
+  @tf.function(input_signature=[])
+  def fingerprint(self):
+    """The decoder's fingerprint, in hex (`FINGERPRINT_BYTES` bytes)."""
+    return dict(fingerprint=tf.constant(self.fingerprint_hex))
+
 
 def export_saved_model(codec, path):
   """Writes the SavedModel of `codec` to `path`, replacing what is there.
@@ -91,7 +137,8 @@ def export_saved_model(codec, path):
     tf.saved_model.save(
         module, str(tmp / "model"),
         signatures=dict(compress=module.compress,
-                        decompress=module.decompress))
+                        decompress=module.decompress,
+                        fingerprint=module.fingerprint))
     if path.exists():
       path.rename(tmp / "old")
     os.rename(tmp / "model", path)

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Compresses digits into one tfmnistcodec file.
+
+  bin/compress.py --model=runs/mnist/saved_model --output=digits.tmnc INPUT...
+
+Each INPUT is a 28x28 grayscale PNG, a .npy uint8 array [N, 28, 28] or
+[N, 28, 28, 1], or an MNIST idx image file (raw or gzipped); the digits are
+coded in the order given. The file is written atomically. Prints one line:
+digits, bytes, bits per digit.
+"""
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from tfmnistcodec import cli
+from tfmnistcodec import codecfile
+from tfmnistcodec import imageio
+
+_MODEL = flags.DEFINE_string(
+    "model", None, "SavedModel folder (<model_dir>/saved_model of a run).")
+_OUTPUT = flags.DEFINE_string("output", None, "The file to write.")
+
+
+def main(argv):
+  inputs = argv[1:]
+  if not inputs:
+    raise app.UsageError("give at least one input file.")
+  with cli.user_errors():
+    images = np.concatenate([imageio.read_images(path) for path in inputs])
+    codec = codecfile.FileCodec(_MODEL.value)
+    data, bits = codec.compress(images)
+    codecfile.write_atomically(_OUTPUT.value, data)
+    print(f"{len(images)} digits -> {_OUTPUT.value}: {len(data)} bytes, "
+          f"{8 * len(data) / max(1, len(images)):.2f} bits/digit "
+          f"(information content {np.mean(bits) if len(bits) else 0:.2f})")
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["model", "output"])
+  app.run(main)

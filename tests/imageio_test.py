@@ -1,0 +1,146 @@
+"""Tests of reading users' digit files and writing decoded digits."""
+
+import gzip
+import io
+import os
+import struct
+import tempfile
+
+import numpy as np
+from PIL import Image
+import tensorflow as tf
+
+from tfmnistcodec import imageio
+
+import testing_utils
+
+
+def png_bytes(array):
+  buffer = io.BytesIO()
+  Image.fromarray(array).save(buffer, format="PNG")
+  return buffer.getvalue()
+
+
+def idx_bytes(images):
+  return struct.pack(">IIII", 0x0803, len(images), 28, 28) + images.tobytes()
+
+
+class ImageIOTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.dir = tempfile.mkdtemp(dir=self.get_temp_dir())
+    self.images = testing_utils.synthetic_digits(3, seed=6)
+
+  def write(self, name, data):
+    path = os.path.join(self.dir, name)
+    with open(path, "wb") as f:
+      f.write(data)
+    return path
+
+  def npy(self, name, array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return self.write(name, buffer.getvalue())
+
+  def test_reads_each_input_kind(self):
+    png = self.write("a.png", png_bytes(self.images[0, ..., 0]))
+    self.assertAllEqual(imageio.read_images(png), self.images[:1])
+    for array in (self.images, self.images[..., 0]):
+      path = self.npy("a.npy", array)
+      self.assertAllEqual(imageio.read_images(path), self.images)
+    raw = self.write("t10k-images-idx3-ubyte", idx_bytes(self.images))
+    self.assertAllEqual(imageio.read_images(raw), self.images)
+    gz = self.write("t10k-images-idx3-ubyte.gz",
+                    gzip.compress(idx_bytes(self.images)))
+    self.assertAllEqual(imageio.read_images(gz), self.images)
+
+  def test_refusals(self):
+    rgb = np.zeros([28, 28, 3], np.uint8)
+    cases = {
+        "rgb.png": (png_bytes(rgb), "RGB PNG; need 8-bit grayscale"),
+        "big.png": (png_bytes(np.zeros([32, 32], np.uint8)), "32x32 PNG"),
+        "deep.png": (png_bytes(np.zeros([28, 28], np.uint16)),
+                     "PNG; need 8-bit grayscale"),
+        "cut.png": (png_bytes(self.images[0, ..., 0])[:60],
+                    "cannot decode the PNG"),
+        "empty": (b"", "empty file"),
+        "text.txt": (b"hello", "not a PNG, .npy or idx image file"),
+        "labels-idx1-ubyte": (struct.pack(">II", 0x0801, 2) + b"\x01\x02",
+                              "not a PNG, .npy or idx image file"),
+        "cut-idx3-ubyte": (idx_bytes(self.images)[:-5],
+                           "header says 3 images"),
+        "small-idx3-ubyte": (struct.pack(">IIII", 0x0803, 1, 14, 14) +
+                             bytes(196), "idx images of 14x14"),
+        "bad.gz": (b"\x1f\x8b\x07\x00" + bytes(20), "corrupt gzip data"),
+        "cut.gz": (gzip.compress(idx_bytes(self.images))[:-20],
+                   "truncated gzip data"),
+        "notidx.gz": (gzip.compress(b"hello"), "gzipped, but not an idx"),
+    }
+    for name, (data, message) in cases.items():
+      with self.subTest(name):
+        with self.assertRaisesRegex(imageio.InputError, message):
+          imageio.read_images(self.write(name, data))
+
+  def test_refuses_npy_of_other_dtype_or_shape(self):
+    cases = {
+        "float": (self.images.astype(np.float32), "uint8, got float32"),
+        "nan": (np.full([2, 28, 28], np.nan), "uint8, got float64"),
+        "int": (self.images.astype(np.int64), "uint8, got int64"),
+        "shape": (np.zeros([2, 28, 27], np.uint8), r"got \[2, 28, 27\]"),
+        "flat": (np.zeros([784], np.uint8), r"got \[784\]"),
+        "scalar": (np.uint8(3), r"got \[\]"),
+        "objects": (np.array([None, 1], dtype=object), "uint8, got object"),
+    }
+    for name, (array, message) in cases.items():
+      with self.subTest(name):
+        with self.assertRaisesRegex(imageio.InputError, message):
+          imageio.read_images(self.npy(name + ".npy", array))
+
+  def test_refuses_npy_whose_header_promises_more_than_it_holds(self):
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros([1, 28, 28], np.uint8))
+    # The header promises 9 digits (7,056 bytes); the file holds 784.
+    forged = buffer.getvalue().replace(b"(1, 28, 28)", b"(9, 28, 28)")
+    with self.assertRaisesRegex(imageio.InputError, "holds 784 bytes"):
+      imageio.read_images(self.write("forged.npy", forged))
+
+  def test_refuses_gzip_bombs(self):
+    bomb = gzip.compress(idx_bytes(np.zeros([2000, 28, 28], np.uint8)))
+    path = self.write("bomb-idx3-ubyte.gz", bomb)
+    with self.assertRaisesRegex(imageio.InputError, "inflates to more than"):
+      imageio.read_images(path, max_bytes=100000)
+
+  def test_refuses_what_is_not_a_regular_file(self):
+    with self.assertRaisesRegex(IsADirectoryError, "is a directory"):
+      imageio.read_images(self.dir)
+    with self.assertRaisesRegex(FileNotFoundError, "no such file"):
+      imageio.read_images(os.path.join(self.dir, "missing.png"))
+    fifo = os.path.join(self.dir, "fifo")
+    os.mkfifo(fifo)
+    with self.assertRaisesRegex(imageio.InputError, "not a regular file"):
+      imageio.read_images(fifo)
+
+  def test_write_pngs_then_read_them_back(self):
+    folder = os.path.join(self.dir, "out")
+    imageio.write_pngs(folder, self.images)
+    self.assertEqual(sorted(os.listdir(folder)),
+                     ["000000.png", "000001.png", "000002.png"])
+    back = np.concatenate([
+        imageio.read_images(os.path.join(folder, name))
+        for name in sorted(os.listdir(folder))
+    ])
+    self.assertAllEqual(back, self.images)
+    with self.assertRaisesRegex(FileExistsError, "not an empty folder"):
+      imageio.write_pngs(folder, self.images)
+    self.assertEqual(sorted(os.listdir(self.dir)), ["out"])
+
+  def test_write_npy(self):
+    path = os.path.join(self.dir, "out.npy")
+    imageio.write_npy(path, self.images)
+    self.assertAllEqual(np.load(path), self.images)
+    self.assertEqual(os.listdir(self.dir), ["out.npy"])
+
+
+if __name__ == "__main__":
+  tf.test.main()

@@ -1,0 +1,175 @@
+"""The tfmnistcodec file format: range-coded digits with a model fingerprint.
+
+Pure bytes in, bytes out; no TensorFlow. FORMAT.md documents the layout byte
+by byte. In short (version 1, mode 0, one string per digit):
+
+    magic "TMNC" | version 1 | mode 0 | fingerprint (16 bytes)
+    | N (varint) | shortest string length L (varint) | W (1 byte)
+    | N lengths minus L, W bits each, packed MSB-first, zero-padded to a byte
+    | the N strings, concatenated
+
+Lengths are stored as fixed-width deltas from the shortest one, not one varint
+each: a varint costs a whole byte per digit, and the strings of a codec's
+digits differ in length by a few bytes at most, so W is 2 to 4 bits.
+
+`unpack` trusts nothing: every field is bounds-checked, the sizes must add up
+exactly, and every problem raises `ContainerError` with a message that names
+it.
+"""
+
+__all__ = [
+    "MAGIC", "VERSION", "MODE_STRINGS", "FINGERPRINT_BYTES", "ContainerError",
+    "pack", "unpack", "encode_varint", "decode_varint"
+]
+
+MAGIC = b"TMNC"
+VERSION = 1
+MODE_STRINGS = 0
+FINGERPRINT_BYTES = 16
+_HEADER = len(MAGIC) + 2 + FINGERPRINT_BYTES
+# No count or length that this format admits needs more than 64 bits.
+_MAX_VARINT_BYTES = 10
+_MAX_WIDTH = 32
+
+
+class ContainerError(ValueError):
+  """A file that is not a valid tfmnistcodec file, with what is wrong."""
+
+
+def encode_varint(value):
+  """Unsigned LEB128: 7 bits a byte, low bits first, high bit = more."""
+  if value < 0:
+    raise ValueError(f"varint of a negative number: {value}")
+  out = bytearray()
+  while True:
+    byte, value = value & 0x7f, value >> 7
+    out.append(byte | (0x80 if value else 0))
+    if not value:
+      return bytes(out)
+
+
+def decode_varint(data, pos, what):
+  """Decodes a varint at `data[pos:]`; returns `(value, next_pos)`."""
+  value = shift = 0
+  for i in range(_MAX_VARINT_BYTES):
+    if pos + i >= len(data):
+      raise ContainerError(f"truncated file: it ends inside the {what}.")
+    byte = data[pos + i]
+    value |= (byte & 0x7f) << shift
+    shift += 7
+    if not byte & 0x80:
+      if byte == 0 and i > 0:
+        raise ContainerError(f"corrupt file: the {what} is not minimally "
+                             "encoded.")
+      return value, pos + i + 1
+  raise ContainerError(f"corrupt file: the {what} is longer than "
+                       f"{_MAX_VARINT_BYTES} bytes.")
+
+
+def pack(fingerprint, strings):
+  """Packs strings made by the model with `fingerprint` into file bytes.
+
+  Args:
+    fingerprint: `bytes` of length `FINGERPRINT_BYTES`.
+    strings: Sequence of non-empty `bytes`, one per digit.
+
+  Returns:
+    The file's bytes.
+  """
+  if len(fingerprint) != FINGERPRINT_BYTES:
+    raise ValueError(f"a fingerprint has {FINGERPRINT_BYTES} bytes, not "
+                     f"{len(fingerprint)}.")
+  strings = [bytes(s) for s in strings]
+  if any(not s for s in strings):
+    raise ValueError("cannot pack an empty string.")
+  lengths = [len(s) for s in strings]
+  shortest = min(lengths, default=1)
+  width = max((l - shortest for l in lengths), default=0).bit_length()
+  bits = 0
+  for length in lengths:
+    bits = (bits << width) | (length - shortest)
+  num_bits = width * len(lengths)
+  padding = -num_bits % 8
+  packed = (bits << padding).to_bytes((num_bits + padding) // 8, "big")
+  return b"".join([
+      MAGIC, bytes([VERSION, MODE_STRINGS]), fingerprint,
+      encode_varint(len(strings)), encode_varint(shortest), bytes([width]),
+      packed, *strings
+  ])
+
+
+def unpack(data):
+  """Reads file bytes; returns `(fingerprint, strings)`.
+
+  Raises:
+    ContainerError: the bytes are not a valid tfmnistcodec file; the message
+      says what is wrong (empty, wrong magic or version, truncated, a length
+      past the end, trailing bytes, ...).
+  """
+  data = memoryview(bytes(data))
+  if not data:
+    raise ContainerError("empty file: not a tfmnistcodec file.")
+  start = bytes(data[:len(MAGIC)])
+  if start != MAGIC:
+    if len(data) < len(MAGIC) and MAGIC.startswith(start):
+      raise ContainerError("truncated file: it ends inside the magic bytes.")
+    raise ContainerError(f"not a tfmnistcodec file: it starts with {start!r}, "
+                         f"not {MAGIC!r}.")
+  if len(data) < _HEADER:
+    raise ContainerError(f"truncated file: {len(data)} bytes, shorter than "
+                         f"the {_HEADER}-byte header.")
+  version, mode = data[4], data[5]
+  if version != VERSION:
+    raise ContainerError(f"unsupported format version {version}; this "
+                         f"reader knows version {VERSION}.")
+  if mode != MODE_STRINGS:
+    raise ContainerError(f"unsupported coding mode {mode} in a version "
+                         f"{VERSION} file.")
+  fingerprint = bytes(data[6:_HEADER])
+  count, pos = decode_varint(data, _HEADER, "digit count")
+  shortest, pos = decode_varint(data, pos, "shortest string length")
+  if pos >= len(data):
+    raise ContainerError("truncated file: it ends before the length width.")
+  width = data[pos]
+  pos += 1
+  if width > _MAX_WIDTH:
+    raise ContainerError(f"corrupt file: length width of {width} bits (at "
+                         f"most {_MAX_WIDTH}).")
+  if count and shortest < 1:
+    raise ContainerError("corrupt file: strings of length 0.")
+  # Every string has at least `shortest` >= 1 bytes, so a count larger than
+  # the file cannot be true; checking first keeps a forged count from making
+  # us allocate or loop for nothing.
+  if count * shortest > len(data) - pos:
+    raise ContainerError(
+        f"truncated file: {count} digits of at least {shortest} bytes do not "
+        f"fit in the {len(data) - pos} bytes left.")
+  num_bits = width * count
+  packed_bytes = (num_bits + 7) // 8
+  if pos + packed_bytes > len(data):
+    raise ContainerError("truncated file: it ends inside the string lengths.")
+  bits = int.from_bytes(data[pos:pos + packed_bytes], "big")
+  pos += packed_bytes
+  padding = packed_bytes * 8 - num_bits
+  if bits & ((1 << padding) - 1):
+    raise ContainerError("corrupt file: nonzero padding after the lengths.")
+  bits >>= padding
+  mask = (1 << width) - 1
+  lengths = [
+      shortest + ((bits >> (width * (count - 1 - i))) & mask)
+      for i in range(count)
+  ]
+  total = sum(lengths)
+  left = len(data) - pos
+  if total > left:
+    raise ContainerError(
+        f"truncated file: the lengths point {total - left} bytes past the "
+        f"end ({total} bytes of strings, {left} left).")
+  if total < left:
+    raise ContainerError(
+        f"corrupt file: {left - total} trailing bytes after the last digit.")
+  strings = []
+  for length in lengths:
+    strings.append(bytes(data[pos:pos + length]))
+    pos += length
+  return fingerprint, strings
