@@ -3,17 +3,20 @@
 
   bin/benchmark_training.py [--epochs=2 --repeats=3 --data_dir=...]
 
-Runs, alternating so that both see the same machine load, `--repeats` fresh
-processes of each: tfmnistcodec's training loop and the TensorFlow Compression
-tutorial's Keras model (`benchmarks/keras_tutorial.py`, `Model.fit`), each for
+Runs, alternating so that all see the same machine load, `--repeats` fresh
+processes of each of: tfmnistcodec's training loop as `bin/train.py` runs it
+(TensorFlow's oneDNN kernels on), the same loop with TensorFlow's defaults, and
+the TensorFlow Compression tutorial's Keras model
+(`benchmarks/keras_tutorial.py`, `Model.fit`, TensorFlow's defaults), each for
 `--epochs` epochs on MNIST with the default settings (lmbda 2000, batch 128),
 validating on the test split after every epoch. An epoch's time is its training
 plus its validation. The first epoch of each process also pays for tracing, so
-it is reported apart. Prints one JSON object: the medians, the ratio
-tfmnistcodec / Keras, and every measurement.
+it is reported apart. Prints one JSON object: the medians, the ratios to
+Keras, and every measurement.
 """
 
 import json
+import os
 import pathlib
 import statistics
 import subprocess
@@ -47,9 +50,13 @@ def _train_once():
   print(json.dumps(dict(epoch_seconds=[h["seconds"] for h in history])))
 
 
-def _run(command):
+def _run(command, onednn):
+  env = dict(os.environ)
+  env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+  if onednn:
+    env["TF_ENABLE_ONEDNN_OPTS"] = "1"
   result = subprocess.run(command, capture_output=True, text=True, check=False,
-                          cwd=REPO)
+                          cwd=REPO, env=env)
   if result.returncode:
     sys.exit(f"error: {' '.join(command)} failed:\n{result.stderr[-3000:]}")
   return json.loads(result.stdout.strip().splitlines()[-1])["epoch_seconds"]
@@ -64,17 +71,20 @@ def main(argv):
   common = [f"--epochs={_EPOCHS.value}"]
   if _DATA_DIR.value:
     common.append(f"--data_dir={_DATA_DIR.value}")
+  ours = [sys.executable, __file__, "--worker=tfmnistcodec"]
+  # name: (command, whether TensorFlow's oneDNN kernels are on)
   commands = {
-      "tfmnistcodec": [sys.executable, __file__, "--worker=tfmnistcodec"],
-      "keras_tutorial": [
+      "tfmnistcodec": (ours, True),
+      "tfmnistcodec_tf_defaults": (ours, False),
+      "keras_tutorial": ([
           sys.executable, str(REPO / "benchmarks" / "keras_tutorial.py"),
           "--evaluate=false"
-      ],
+      ], False),
   }
   runs = {name: [] for name in commands}
   for repeat in range(_REPEATS.value):
-    for name, command in commands.items():
-      seconds = _run(command + common)
+    for name, (command, onednn) in commands.items():
+      seconds = _run(command + common, onednn)
       runs[name].append(seconds)
       print(f"run {repeat + 1}/{_REPEATS.value} {name}: "
             f"{', '.join(f'{s:.1f}' for s in seconds)} s per epoch",
@@ -86,9 +96,10 @@ def main(argv):
             s for run in seconds for s in run[1:]),
         median_first_epoch_seconds=statistics.median(run[0] for run in seconds),
         runs=seconds)
-  report["ratio_tfmnistcodec_to_keras"] = (
-      report["tfmnistcodec"]["median_epoch_seconds"] /
-      report["keras_tutorial"]["median_epoch_seconds"])
+  for name in ("tfmnistcodec", "tfmnistcodec_tf_defaults"):
+    report[f"ratio_{name}_to_keras"] = (
+        report[name]["median_epoch_seconds"] /
+        report["keras_tutorial"]["median_epoch_seconds"])
   print(json.dumps(report, indent=2))
 
 

@@ -3,7 +3,8 @@
 
   bin/compress.py --model=runs/mnist/saved_model --output=digits.tmnc INPUT...
 
-Each INPUT is a 28x28 grayscale PNG, a .npy uint8 array [N, 28, 28] or
+Each INPUT is a 28x28 grayscale PNG (or a folder of them, taken in name
+order), a .npy uint8 array [N, 28, 28] or
 [N, 28, 28, 1], or an MNIST idx image file (raw or gzipped); the digits are
 coded in the order given. The file is written atomically. Prints one line:
 digits, bytes, bits per digit.

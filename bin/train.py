@@ -8,6 +8,14 @@ saved_model/. A rerun with the same --model_dir resumes from the last
 checkpoint; once all epochs are done it only re-exports.
 """
 
+import os
+
+# TensorFlow 2.14 turns its oneDNN CPU kernels on by default only on some
+# Intel CPUs; on the 2-core AMD EPYC (AVX2) machine we measured, they train
+# this model about 30% faster (BUILD.md). Set before TensorFlow is imported;
+# an explicit TF_ENABLE_ONEDNN_OPTS=0 in the environment wins.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
 from absl import app
 from absl import flags
 

@@ -65,15 +65,24 @@ class CodecBinTest(tf.test.TestCase):
     self.assertIn("30 digits", result.stdout)
     self.assertAllEqual(np.load(out), self.expected)
 
-    # The same digits as PNG files, in order, give the same bytes.
+    # The same digits as a folder of PNGs (named in order) give the same
+    # bytes; so do the PNGs given one by one.
+    png_dir = os.path.join(work, "pngs")
+    os.mkdir(png_dir)
     pngs = []
     for i, image in enumerate(self.images):
-      pngs.append(os.path.join(work, f"in{i:02d}.png"))
+      pngs.append(os.path.join(png_dir, f"in{i:02d}.png"))
       Image.fromarray(image[..., 0]).save(pngs[-1])
     from_pngs = os.path.join(work, "from_pngs.tmnc")
     result = self.run_bin("compress.py", f"--model={self.model}",
-                          f"--output={from_pngs}", *pngs)
+                          f"--output={from_pngs}", png_dir)
     self.assertEqual(result.returncode, 0, result.stderr)
+    one_by_one = os.path.join(work, "one_by_one.tmnc")
+    result = self.run_bin("compress.py", f"--model={self.model}",
+                          f"--output={one_by_one}", *pngs)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    with open(one_by_one, "rb") as a, open(from_pngs, "rb") as b:
+      self.assertEqual(a.read(), b.read())
     with open(coded, "rb") as a, open(from_pngs, "rb") as b:
       self.assertEqual(a.read(), b.read())
 
@@ -129,11 +138,13 @@ class CodecBinTest(tf.test.TestCase):
     np.save(floats, np.full([2, 28, 28], np.nan, np.float32))
     rgb = os.path.join(work, "rgb.png")
     Image.fromarray(np.zeros([28, 28, 3], np.uint8)).save(rgb)
+    empty_dir = os.path.join(work, "empty")
+    os.mkdir(empty_dir)
     small = os.path.join(work, "small.png")
     Image.fromarray(np.zeros([20, 28], np.uint8)).save(small)
     for path, message in ((floats, "uint8, got float32"),
                           (rgb, "RGB PNG"), (small, "28x20 PNG"),
-                          (work, "is a directory"),
+                          (empty_dir, "a folder with no .png files"),
                           (os.path.join(work, "missing.png"), "no such file")):
       with self.subTest(path):
         out = os.path.join(work, "out.tmnc")

@@ -111,9 +111,19 @@ class ImageIOTest(tf.test.TestCase):
     with self.assertRaisesRegex(imageio.InputError, "inflates to more than"):
       imageio.read_images(path, max_bytes=100000)
 
+  def test_reads_a_folder_of_pngs_in_name_order(self):
+    folder = os.path.join(self.dir, "pngs")
+    os.mkdir(folder)
+    with self.assertRaisesRegex(imageio.InputError, "no .png files"):
+      imageio.read_images(folder)
+    for i in (2, 0, 1):
+      with open(os.path.join(folder, f"{i}.png"), "wb") as f:
+        f.write(png_bytes(self.images[i, ..., 0]))
+    self.assertAllEqual(imageio.read_images(folder), self.images)
+
   def test_refuses_what_is_not_a_regular_file(self):
     with self.assertRaisesRegex(IsADirectoryError, "is a directory"):
-      imageio.read_images(self.dir)
+      imageio.read_file(self.dir)
     with self.assertRaisesRegex(FileNotFoundError, "no such file"):
       imageio.read_images(os.path.join(self.dir, "missing.png"))
     fifo = os.path.join(self.dir, "fifo")

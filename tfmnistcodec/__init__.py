@@ -3,11 +3,15 @@
 The layout follows the data flow: `data` (TFDS digits) -> `transforms`
 (analysis and synthesis `tf.Module`s) -> `entropy` (prior and range coder) ->
 `loss` (rate and distortion) -> `training` (the tape loop, checkpoints) ->
-`export` (SavedModel with `compress`/`decompress`) -> `evaluation`.
+`export` (SavedModel with `compress`/`decompress`) -> `evaluation`; and the
+codec file layer: `container` (the format) -> `codecfile` (files through a
+SavedModel) -> `imageio` (users' PNG, .npy and idx files).
 """
 
 __version__ = "0.1.0"
 
+from tfmnistcodec.codecfile import CodecFileError
+from tfmnistcodec.codecfile import FileCodec
 from tfmnistcodec.data import DatasetError
 from tfmnistcodec.data import load_images
 from tfmnistcodec.data import load_numpy
@@ -27,8 +31,10 @@ __all__ = [
     "__version__",
     "AnalysisTransform",
     "Codec",
+    "CodecFileError",
     "CodecModule",
     "DatasetError",
+    "FileCodec",
     "Prior",
     "SynthesisTransform",
     "TrainConfig",

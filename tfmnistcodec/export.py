@@ -27,13 +27,14 @@ import tempfile
 
 import tensorflow as tf
 
+from tfmnistcodec import container
 from tfmnistcodec import entropy
 from tfmnistcodec import loss as loss_lib
 
 __all__ = ["FINGERPRINT_BYTES", "CodecModule", "export_saved_model",
            "fingerprint"]
 
-FINGERPRINT_BYTES = 16
+FINGERPRINT_BYTES = container.FINGERPRINT_BYTES
 
 
 def fingerprint(entropy_model, synthesis_transform):

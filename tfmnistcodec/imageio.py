@@ -1,8 +1,8 @@
 """Reading digits from users' files, and writing decoded digits.
 
-Inputs are recognized by content, not by name: 28x28 grayscale PNGs, `.npy`
-uint8 arrays `[N, 28, 28]` or `[N, 28, 28, 1]`, and MNIST idx image files, raw
-or gzipped. Anything else, or anything malformed, raises `InputError` naming
+Inputs are recognized by content, not by name: 28x28 grayscale PNGs (or a
+folder of them), `.npy` uint8 arrays `[N, 28, 28]` or `[N, 28, 28, 1]`, and
+MNIST idx image files, raw or gzipped. Anything else, or anything malformed, raises `InputError` naming
 the file and the problem.
 """
 
@@ -118,7 +118,16 @@ def _gunzip(path, data, max_bytes):
 
 
 def read_images(path, max_bytes=MAX_INPUT_BYTES):
-  """Digits in one input file as uint8 `[N, 28, 28, 1]`."""
+  """Digits in one input file, or a folder's PNGs, as uint8 `[N, 28, 28, 1]`.
+
+  A folder stands for its `*.png` files, in the order of their names.
+  """
+  path = pathlib.Path(path)
+  if path.is_dir():
+    pngs = sorted(p for p in path.iterdir() if p.suffix.lower() == ".png")
+    if not pngs:
+      raise InputError(f"{path}: a folder with no .png files.")
+    return np.concatenate([read_images(p, max_bytes) for p in pngs])
   data = read_file(path, max_bytes)
   if data.startswith(_GZIP):
     data = _gunzip(path, data, max_bytes)
