@@ -14,6 +14,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from tfmnistcodec import atomic
 from tfmnistcodec import cli
 from tfmnistcodec import codecfile
 from tfmnistcodec import imageio
@@ -31,7 +32,7 @@ def main(argv):
     images = np.concatenate([imageio.read_images(path) for path in inputs])
     codec = codecfile.FileCodec(_MODEL.value)
     data, bits = codec.compress(images)
-    codecfile.write_atomically(_OUTPUT.value, data)
+    atomic.write_bytes(_OUTPUT.value, data)
     print(f"{len(images)} digits -> {_OUTPUT.value}: {len(data)} bytes, "
           f"{8 * len(data) / max(1, len(images)):.2f} bits/digit "
           f"(information content {np.mean(bits) if len(bits) else 0:.2f})")

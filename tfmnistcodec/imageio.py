@@ -17,6 +17,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from tfmnistcodec import atomic
 from tfmnistcodec import codecfile
 
 __all__ = ["InputError", "read_file", "read_images", "write_npy", "write_pngs"]
@@ -148,7 +149,7 @@ def write_npy(path, images):
   """Writes uint8 images to a `.npy` file, atomically."""
   buffer = io.BytesIO()
   np.save(buffer, images, allow_pickle=False)
-  codecfile.write_atomically(path, buffer.getvalue())
+  atomic.write_bytes(path, buffer.getvalue())
 
 
 def write_pngs(folder, images):

@@ -13,15 +13,13 @@ a `kill -9`, continues the very sequence of steps it would have taken.
 import dataclasses
 import json
 import math
-import os
 import pathlib
-import tempfile
 import time
 
 from absl import logging
-import numpy as np
 import tensorflow as tf
 
+from tfmnistcodec import atomic
 from tfmnistcodec import loss as loss_lib
 from tfmnistcodec import model
 
@@ -144,19 +142,7 @@ def _compiled_eval_step(codec):
 
 def write_json(path, value):
   """Writes `value` as JSON to `path` atomically (temporary file, rename)."""
-  _atomic_write_text(path, json.dumps(value, indent=2) + "\n")
-
-
-def _atomic_write_text(path, text):
-  path = pathlib.Path(path)
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-  try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    os.unlink(tmp)
-    raise
+  atomic.write_bytes(path, (json.dumps(value, indent=2) + "\n").encode())
 
 
 def load_config(model_dir):
