@@ -144,6 +144,9 @@ class ImageIOTest(tf.test.TestCase):
     with self.assertRaisesRegex(FileExistsError, "not an empty folder"):
       imageio.write_pngs(folder, self.images)
     self.assertEqual(sorted(os.listdir(self.dir)), ["out"])
+    umask = os.umask(0)
+    os.umask(umask)
+    self.assertEqual(os.stat(folder).st_mode & 0o777, 0o777 & ~umask)
 
   def test_write_npy(self):
     path = os.path.join(self.dir, "out.npy")

@@ -11,7 +11,6 @@ import os
 import pathlib
 import shutil
 import struct
-import tempfile
 import zlib
 
 import numpy as np
@@ -162,8 +161,7 @@ def write_pngs(folder, images):
   if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
     raise FileExistsError(f"{folder}: exists and is not an empty folder.")
   folder.parent.mkdir(parents=True, exist_ok=True)
-  tmp = pathlib.Path(
-      tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+  tmp = atomic.make_temp_dir(folder.parent, prefix=f".{folder.name}.")
   try:
     for i, image in enumerate(images):
       Image.fromarray(image[..., 0]).save(tmp / f"{i:06d}.png")
