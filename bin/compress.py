@@ -6,8 +6,9 @@
 Each INPUT is a 28x28 grayscale PNG (or a folder of them, taken in name
 order), a .npy uint8 array [N, 28, 28] or
 [N, 28, 28, 1], or an MNIST idx image file (raw or gzipped); the digits are
-coded in the order given. The file is written atomically. Prints one line:
-digits, bytes, bits per digit.
+coded in the order given; --mode chooses one stream per 10,000 digits
+(default, smallest) or one string per digit (random access). The file is
+written atomically. Prints one line: digits, bytes, bits per digit.
 """
 
 from absl import app
@@ -22,6 +23,11 @@ from tfmnistcodec import imageio
 _MODEL = flags.DEFINE_string(
     "model", None, "SavedModel folder (<model_dir>/saved_model of a run).")
 _OUTPUT = flags.DEFINE_string("output", None, "The file to write.")
+_MODE = flags.DEFINE_enum(
+    "mode", codecfile.STREAMS, list(codecfile.MODES),
+    "streams: up to 10,000 digits per range-coded stream, the smallest "
+    "files; strings: one string per digit, for random access, a few bits "
+    "more per digit (FORMAT.md).")
 
 
 def main(argv):
@@ -31,7 +37,7 @@ def main(argv):
   with cli.user_errors():
     images = np.concatenate([imageio.read_images(path) for path in inputs])
     codec = codecfile.FileCodec(_MODEL.value)
-    data, bits = codec.compress(images)
+    data, bits = codec.compress(images, mode=_MODE.value)
     atomic.write_bytes(_OUTPUT.value, data)
     print(f"{len(images)} digits -> {_OUTPUT.value}: {len(data)} bytes, "
           f"{8 * len(data) / max(1, len(images)):.2f} bits/digit "

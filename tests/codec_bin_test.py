@@ -100,10 +100,13 @@ class CodecBinTest(tf.test.TestCase):
   def test_hostile_inputs_end_with_one_line_and_no_output(self):
     work = self.new_dir()
     good = os.path.join(work, "good.tmnc")
-    data, _ = codecfile.FileCodec(self.model).compress(self.images[:5])
+    data, _ = codecfile.FileCodec(self.model).compress(
+        self.images[:5], mode=codecfile.STRINGS)
     with open(good, "wb") as f:
       f.write(data)
-    fingerprint, strings = container.unpack(data)
+    contents = container.unpack(data)
+    strings = contents.strings
+    fingerprint = contents.fingerprint
     strings[2] = strings[2] + b"\xff" * 6
     cases = {
         "empty": (b"", "empty file"),

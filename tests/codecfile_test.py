@@ -3,6 +3,7 @@
 import os
 import textwrap
 
+from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
@@ -20,6 +21,7 @@ import testing_utils
 # layout in FORMAT.md.
 CONSUMER = textwrap.dedent("""
     import sys
+    import zlib
     import numpy as np
     import tensorflow as tf
     import tensorflow_compression
@@ -35,11 +37,18 @@ CONSUMER = textwrap.dedent("""
 
     saved_model, path, out = sys.argv[1:]
     data = open(path, "rb").read()
-    assert data[:4] == b"TMNC" and data[4] == 1 and data[5] == 0
+    assert data[:4] == b"TMNC" and data[4] == 1 and data[5] in (0, 1)
     model = tf.saved_model.load(saved_model)
     fingerprint = model.signatures["fingerprint"]()["fingerprint"].numpy()
     assert data[6:22] == bytes.fromhex(fingerprint.decode())
-    n, pos = varint(data, 22)
+    if data[5] == 1:
+      data, crc = data[:-4], data[-4:]
+      assert zlib.crc32(data).to_bytes(4, "big") == crc
+    digits, pos = varint(data, 22)
+    per_string = 1
+    if data[5] == 1:
+      per_string, pos = varint(data, pos)
+    n = -(-digits // per_string)
     shortest, pos = varint(data, pos)
     width = data[pos]; pos += 1
     size = (n * width + 7) // 8
@@ -50,8 +59,16 @@ CONSUMER = textwrap.dedent("""
       length = shortest + ((bits >> (width * (n - 1 - i))) & ((1 << width) - 1))
       strings.append(data[pos:pos + length]); pos += length
     assert pos == len(data)
-    images = model.signatures["decompress"](strings=tf.constant(strings))
-    np.save(out, images["images"].numpy())
+    if data[5] == 0:
+      images = model.signatures["decompress"](strings=tf.constant(strings))
+      images = images["images"].numpy()
+    else:
+      counts = [min(per_string, digits - i * per_string) for i in range(n)]
+      images = np.concatenate([
+          model.signatures["decompress_stream"](
+              string=tf.constant(s), count=tf.constant(c))["images"].numpy()
+          for s, c in zip(strings, counts)])
+    np.save(out, images)
 """)
 
 
@@ -62,7 +79,10 @@ def make_saved_model(path, seed):
   return codec
 
 
-class CodecFileTest(tf.test.TestCase):
+MODES = (("streams", codecfile.STREAMS), ("strings", codecfile.STRINGS))
+
+
+class CodecFileTest(tf.test.TestCase, parameterized.TestCase):
 
   @classmethod
   def setUpClass(cls):
@@ -79,12 +99,43 @@ class CodecFileTest(tf.test.TestCase):
     return loss_lib.float_to_images(
         self.codec.synthesis_transform(y_hat)).numpy()
 
-  def test_round_trip(self):
-    data, bits = self.file_codec.compress(self.images)
+  @parameterized.named_parameters(*MODES)
+  def test_round_trip(self, mode):
+    data, bits = self.file_codec.compress(self.images, mode=mode)
+    self.assertEqual(data[5], codecfile.MODES[mode])
     self.assertEqual(bits.shape, (20,))
     images = self.file_codec.decompress(data)
     self.assertEqual(images.dtype, np.uint8)
     self.assertAllEqual(images, self.expected_images(self.images))
+
+  def test_empty_files_round_trip(self):
+    for mode in codecfile.MODES:
+      data, bits = self.file_codec.compress(self.images[:0], mode=mode)
+      self.assertEqual(bits.shape, (0,))
+      self.assertEqual(self.file_codec.decompress(data).shape, (0, 28, 28, 1))
+
+  def test_streams_hold_at_most_max_stream_digits(self):
+    images = np.concatenate([self.images] * 501)[:container.MAX_STREAM_DIGITS
+                                                  + 7]
+    data, _ = self.file_codec.compress(images)
+    contents = container.unpack(data)
+    self.assertEqual(contents.digits_per_string(),
+                     [container.MAX_STREAM_DIGITS, 7])
+    self.assertAllEqual(self.file_codec.decompress(data),
+                        self.expected_images(images))
+
+  def test_a_stream_is_shorter_than_its_strings(self):
+    streams, bits = self.file_codec.compress(self.images)
+    strings, _ = self.file_codec.compress(self.images, mode=codecfile.STRINGS)
+    self.assertLess(len(streams), len(strings))
+    # The stream is within a few bytes of the summed information content.
+    self.assertLess(len(container.unpack(streams).strings[0]),
+                    np.sum(bits) / 8 + 4)
+    self.assertLen(container.unpack(strings).strings, 20)
+
+  def test_refuses_an_unknown_mode(self):
+    with self.assertRaisesRegex(ValueError, "unknown mode 'zip'"):
+      self.file_codec.compress(self.images, mode="zip")
 
   def test_accepts_images_without_channel_axis(self):
     data, _ = self.file_codec.compress(self.images[..., 0])
@@ -96,8 +147,9 @@ class CodecFileTest(tf.test.TestCase):
     self.assertEqual(first, again)
 
   def test_batches_do_not_change_the_file(self):
-    whole, _ = self.file_codec.compress(self.images)
-    batched, _ = self.file_codec.compress(self.images, batch_size=3)
+    whole, _ = self.file_codec.compress(self.images, mode=codecfile.STRINGS)
+    batched, _ = self.file_codec.compress(
+        self.images, mode=codecfile.STRINGS, batch_size=3)
     self.assertEqual(whole, batched)
     self.assertAllEqual(self.file_codec.decompress(whole, batch_size=7),
                         self.file_codec.decompress(whole))
@@ -118,12 +170,32 @@ class CodecFileTest(tf.test.TestCase):
       self.file_codec.decompress(data)
 
   def test_names_the_digit_of_a_corrupt_string(self):
-    data, _ = self.file_codec.compress(self.images[:6])
-    fingerprint, strings = container.unpack(data)
-    strings[3] += b"\xff\xff\xff\xff\xff"
+    data, _ = self.file_codec.compress(self.images[:6],
+                                       mode=codecfile.STRINGS)
+    contents = container.unpack(data)
+    contents.strings[3] += b"\xff\xff\xff\xff\xff"
     with self.assertRaisesRegex(codecfile.CodecFileError,
                                 r"corrupt string for digit 3 \(of 6\)"):
-      self.file_codec.decompress(container.pack(fingerprint, strings))
+      self.file_codec.decompress(
+          container.pack(contents.fingerprint, contents.strings))
+
+  def test_names_the_digits_of_a_corrupt_stream(self):
+    data, _ = self.file_codec.compress(self.images[:6])
+    contents = container.unpack(data)
+    with self.assertRaisesRegex(
+        codecfile.CodecFileError,
+        r"corrupt stream 0 \(of 1, digits 0 to 5\)"):
+      self.file_codec.decompress(
+          container.pack(contents.fingerprint,
+                         [contents.strings[0] + b"\xff" * 5],
+                         mode=container.MODE_STREAMS, num_digits=6,
+                         stream_digits=6))
+    # The checksum catches a damaged digit count, which the range decoder's
+    # sanity check would let through.
+    forged = bytearray(data)
+    forged[22] = 7
+    with self.assertRaisesRegex(codecfile.CodecFileError, "CRC-32"):
+      self.file_codec.decompress(bytes(forged))
 
   def test_refuses_images_it_cannot_code(self):
     for images, message in (
@@ -141,32 +213,43 @@ class CodecFileTest(tf.test.TestCase):
     with self.assertRaisesRegex(FileNotFoundError, "not a SavedModel"):
       codecfile.FileCodec(self.tmp)
 
-  def test_decodes_in_a_separate_process_without_tfmnistcodec(self):
-    data, _ = self.file_codec.compress(self.images)
-    path = os.path.join(self.tmp, "digits.tmnc")
+  @parameterized.named_parameters(*MODES)
+  def test_decodes_in_a_separate_process_without_tfmnistcodec(self, mode):
+    data, _ = self.file_codec.compress(self.images, mode=mode)
+    path = os.path.join(self.tmp, f"digits-{mode}.tmnc")
     atomic.write_bytes(path, data)
     script = os.path.join(self.tmp, "consumer.py")
     with open(script, "w") as f:
       f.write(CONSUMER)
-    out = os.path.join(self.tmp, "decoded.npy")
+    out = os.path.join(self.tmp, f"decoded-{mode}.npy")
     result = testing_utils.run_python([script, self.path, path, out])
     self.assertEqual(result.returncode, 0, result.stderr)
     self.assertAllEqual(np.load(out), self.file_codec.decompress(data))
 
-  def test_fuzzing(self):
-    data, _ = self.file_codec.compress(self.images[:8])
+  def fuzz_outcomes(self, mode):
+    data, _ = self.file_codec.compress(self.images[:8], mode=mode)
     outcomes = fuzzing.fuzz(self.file_codec.decompress, data, iterations=3000,
                             seed=0)
     self.assertEqual(sum(outcomes.values()), 3000)
     by_outcome = {}
     for (_, outcome), count in outcomes.items():
       by_outcome[outcome] = by_outcome.get(outcome, 0) + count
+    return by_outcome
+
+  def test_fuzzing_strings(self):
+    by_outcome = self.fuzz_outcomes(codecfile.STRINGS)
     # Both paths are exercised: files refused, and mutated strings decoded.
     self.assertGreater(by_outcome.get("decoded", 0), 50)
     self.assertGreater(by_outcome.get("truncated file", 0), 50)
     self.assertGreater(by_outcome.get("made by another model", 0), 10)
-    self.assertGreater(by_outcome.get("corrupt string for digit N (of N)", 0),
-                       10)
+    self.assertGreater(
+        by_outcome.get("corrupt string for digit N (of N)", 0), 10)
+
+  def test_fuzzing_streams(self):
+    by_outcome = self.fuzz_outcomes(codecfile.STREAMS)
+    # The checksum refuses every mutation that changes the file.
+    self.assertNotIn("decoded", by_outcome)
+    self.assertGreater(by_outcome.get("corrupt or truncated file", 0), 2000)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,17 @@
 """Tests of the file format: exact bytes, round trips, and every refusal."""
 
+import zlib
+
 from absl.testing import parameterized
 import tensorflow as tf
 
 from tfmnistcodec import container
 
 FINGERPRINT = bytes(range(16))
+
+
+def with_crc(data):
+  return data + zlib.crc32(data).to_bytes(4, "big")
 
 
 class ContainerTest(tf.test.TestCase, parameterized.TestCase):
@@ -37,10 +43,43 @@ class ContainerTest(tf.test.TestCase, parameterized.TestCase):
       ("varied", [b"a" * n for n in (5, 9, 7, 5, 12, 6)]),
       ("wide", [b"a", b"b" * 300]))
   def test_round_trip(self, strings):
-    fingerprint, unpacked = container.unpack(
-        container.pack(FINGERPRINT, strings))
-    self.assertEqual(fingerprint, FINGERPRINT)
-    self.assertEqual(unpacked, strings)
+    contents = container.unpack(container.pack(FINGERPRINT, strings))
+    self.assertEqual(contents, container.Contents(
+        FINGERPRINT, strings, container.MODE_STRINGS, len(strings), 1))
+
+  @parameterized.named_parameters(
+      ("none", 0, 5, []), ("one", 1, 1, [b"x"]),
+      ("even", 6, 3, [b"abc", b"de"]), ("rest", 7, 3, [b"a", b"bc", b"d"]),
+      ("max", 10001, container.MAX_STREAM_DIGITS, [b"x" * 900, b"y"]))
+  def test_streams_round_trip(self, num_digits, stream_digits, strings):
+    data = container.pack(FINGERPRINT, strings, mode=container.MODE_STREAMS,
+                          num_digits=num_digits, stream_digits=stream_digits)
+    contents = container.unpack(data)
+    self.assertEqual(contents, container.Contents(
+        FINGERPRINT, strings, container.MODE_STREAMS, num_digits,
+        stream_digits))
+    self.assertEqual(sum(contents.digits_per_string()), num_digits)
+
+  def test_streams_exact_bytes(self):
+    # 5 digits in streams of 3: 2 strings of lengths 2 and 3; N=5, C=3, L=2,
+    # W=1, deltas 0 1 + 6 zero bits = 0b01000000.
+    data = container.pack(FINGERPRINT, [b"ab", b"cde"],
+                          mode=container.MODE_STREAMS, num_digits=5,
+                          stream_digits=3)
+    body = (b"TMNC\x01\x01" + FINGERPRINT + b"\x05\x03\x02\x01\x40" +
+            b"abcde")
+    self.assertEqual(data, body + zlib.crc32(body).to_bytes(4, "big"))
+
+  def test_streams_checksum(self):
+    data = container.pack(FINGERPRINT, [b"ab", b"cde"],
+                          mode=container.MODE_STREAMS, num_digits=5,
+                          stream_digits=3)
+    for i in range(len(data)):
+      with self.subTest(byte=i):
+        damaged = bytearray(data)
+        damaged[i] ^= 0x10
+        with self.assertRaises(container.ContainerError):
+          container.unpack(bytes(damaged))
 
   def test_overhead_below_one_byte_per_digit(self):
     # MNIST-like: 10,000 strings of 4 to 8 bytes.
@@ -81,6 +120,21 @@ class ContainerTest(tf.test.TestCase, parameterized.TestCase):
        "nonzero padding"),
       ("lengths_cut", b"TMNC\x01\x00" + FINGERPRINT + b"\x09\x01\x08",
        "do not fit"),
+      ("no_stream_digits", with_crc(b"TMNC\x01\x01" + FINGERPRINT + b"\x05"),
+       "ends inside the digits per stream"),
+      ("zero_stream_digits",
+       with_crc(b"TMNC\x01\x01" + FINGERPRINT + b"\x05\x00"),
+       "0 digits per stream"),
+      ("huge_stream_digits",
+       with_crc(b"TMNC\x01\x01" + FINGERPRINT + b"\x05\x91\x4e"),
+       "10001 digits per stream"),
+      ("streams_do_not_fit", with_crc(
+          b"TMNC\x01\x01" + FINGERPRINT +
+          b"\xff\xff\xff\xff\x0f\x01\x01\x00abc"), "4294967295 strings"),
+      ("no_checksum", b"TMNC\x01\x01" + FINGERPRINT + b"\x00",
+       "too short for its checksum"),
+      ("bad_checksum", b"TMNC\x01\x01" + FINGERPRINT + b"\x00\x01\x01\x00" +
+       b"\x00\x00\x00\x00", "CRC-32 checksum does not match"),
   )
   def test_refusals(self, data, message):
     with self.assertRaisesRegex(container.ContainerError, message):
@@ -93,11 +147,32 @@ class ContainerTest(tf.test.TestCase, parameterized.TestCase):
         with self.assertRaises(container.ContainerError):
           container.unpack(data[:n])
 
+  def test_every_truncation_of_streams_is_refused(self):
+    data = container.pack(FINGERPRINT, [b"abc", b"defgh"],
+                          mode=container.MODE_STREAMS, num_digits=300,
+                          stream_digits=200)
+    for n in range(len(data)):
+      with self.subTest(n=n):
+        with self.assertRaises(container.ContainerError):
+          container.unpack(data[:n])
+
   def test_pack_refuses_bad_arguments(self):
     with self.assertRaisesRegex(ValueError, "16 bytes"):
       container.pack(b"short", [b"a"])
     with self.assertRaisesRegex(ValueError, "empty string"):
       container.pack(FINGERPRINT, [b"a", b""])
+    with self.assertRaisesRegex(ValueError, "2 strings hold 2 digits, not 3"):
+      container.pack(FINGERPRINT, [b"a", b"b"], num_digits=3)
+    with self.assertRaisesRegex(ValueError, "needs num_digits"):
+      container.pack(FINGERPRINT, [b"a"], mode=container.MODE_STREAMS)
+    with self.assertRaisesRegex(ValueError, "stream_digits must be 1 to"):
+      container.pack(FINGERPRINT, [b"a"], mode=container.MODE_STREAMS,
+                     num_digits=1, stream_digits=0)
+    with self.assertRaisesRegex(ValueError, "make 2 strings, not 1"):
+      container.pack(FINGERPRINT, [b"a"], mode=container.MODE_STREAMS,
+                     num_digits=4, stream_digits=3)
+    with self.assertRaisesRegex(ValueError, "unknown mode 5"):
+      container.pack(FINGERPRINT, [b"a"], mode=5)
 
 
 if __name__ == "__main__":

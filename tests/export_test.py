@@ -53,8 +53,7 @@ class ExportTest(tf.test.TestCase):
     path = os.path.join(self.get_temp_dir(), "signatures")
     export.export_saved_model(self.codec, path)
     loaded = tf.saved_model.load(path)
-    self.assertCountEqual(loaded.signatures.keys(),
-                          ["compress", "decompress", "fingerprint"])
+    self.assertCountEqual(loaded.signatures.keys(), export.SIGNATURES)
     compress = loaded.signatures["compress"]
     self.assertEqual(
         compress.structured_input_signature[1],
@@ -67,6 +66,55 @@ class ExportTest(tf.test.TestCase):
     self.assertEqual(set(decompress.structured_outputs), {"images"})
     fingerprint = loaded.signatures["fingerprint"]()["fingerprint"].numpy()
     self.assertRegex(fingerprint.decode(), "^[0-9a-f]{32}$")
+    self.assertEqual(
+        loaded.signatures["compress_stream"].structured_input_signature[1],
+        {"images": tf.TensorSpec([None, 28, 28, 1], tf.uint8, "images")})
+    self.assertEqual(
+        loaded.signatures["decompress_stream"].structured_input_signature[1],
+        {"string": tf.TensorSpec([], tf.string, "string"),
+         "count": tf.TensorSpec([], tf.int32, "count")})
+    self.assertEqual(
+        loaded.signatures["decompress_unchecked"].structured_input_signature[1],
+        {"strings": tf.TensorSpec([None], tf.string, "strings")})
+
+  def test_stream_round_trip(self):
+    module = export.CodecModule(self.codec)
+    coded = module.compress_stream(self.images)
+    self.assertEqual(coded["string"].shape, ())
+    self.assertAllClose(coded["bits"], module.compress(self.images)["bits"])
+    images = module.decompress_stream(coded["string"], 12)["images"]
+    self.assertAllEqual(images, self.expected_images())
+    # One stream costs less than the digits' strings together.
+    strings = module.compress(self.images)["strings"].numpy()
+    self.assertLess(len(coded["string"].numpy()), sum(map(len, strings)))
+
+  def test_decompress_unchecked(self):
+    module = export.CodecModule(self.codec)
+    strings = module.compress(self.images)["strings"]
+    # Valid strings decode as `decompress` decodes them ...
+    self.assertAllEqual(module.decompress_unchecked(strings)["images"],
+                        module.decompress(strings)["images"])
+    # ... and random bytes decode too, where `decompress` refuses them.
+    noise = tf.constant([bytes(range(i, i + 8)) for i in range(0, 64, 8)])
+    images = module.decompress_unchecked(noise)["images"]
+    self.assertEqual(images.shape, (8, 28, 28, 1))
+    self.assertEqual(images.dtype, tf.uint8)
+    with self.assertRaisesRegex(tf.errors.InvalidArgumentError,
+                                "Sanity check failed"):
+      module.decompress(noise)
+
+  def test_improved_architecture_round_trip(self):
+    codec = model.Codec(latent_dims=10, seed=4, architecture="improved")
+    path = os.path.join(self.get_temp_dir(), "improved")
+    module = export.export_saved_model(codec, path)
+    loaded = tf.saved_model.load(path)
+    strings = loaded.signatures["compress"](images=self.images)["strings"]
+    self.assertAllEqual(strings, module.compress(self.images)["strings"])
+    y_hat = tf.round(codec.analysis_transform(
+        loss_lib.images_to_float(self.images)))
+    self.assertAllEqual(
+        loaded.signatures["decompress"](strings=strings)["images"],
+        loss_lib.float_to_images(codec.synthesis_transform(y_hat)))
 
   def test_round_trip_in_a_separate_process(self):
     tmp = self.get_temp_dir()

@@ -14,6 +14,13 @@ range-coding ops), not this package:
     images = codec.signatures["decompress"](strings=strings)["images"]
     fingerprint = codec.signatures["fingerprint"]()["fingerprint"]  # hex
 
+Three more signatures code the same digits in other ways:
+`compress_stream(images)` -> `string` (one range-coded stream for the whole
+batch, which pays the coder's per-string overhead of a few bits once) and
+`decompress_stream(string, count)`; and `decompress_unchecked(strings)` decodes
+without the sanity check, so that any bytes decode to a digit: the decoder as
+a generative model (bin/sample.py).
+
 The fingerprint identifies what decoding depends on (the range-coding tables
 and the synthesis transform's weights); files made with `container` carry it,
 so a file is never decoded by a model that did not make it.
@@ -31,10 +38,12 @@ from tfmnistcodec import container
 from tfmnistcodec import entropy
 from tfmnistcodec import loss as loss_lib
 
-__all__ = ["FINGERPRINT_BYTES", "CodecModule", "export_saved_model",
-           "fingerprint"]
+__all__ = ["FINGERPRINT_BYTES", "SIGNATURES", "CodecModule",
+           "export_saved_model", "fingerprint"]
 
 FINGERPRINT_BYTES = container.FINGERPRINT_BYTES
+SIGNATURES = ("compress", "decompress", "fingerprint", "compress_stream",
+              "decompress_stream", "decompress_unchecked")
 
 
 def fingerprint(entropy_model, synthesis_transform):
@@ -110,6 +119,61 @@ class CodecModule(tf.Module):
     x_hat = self.synthesis_transform(y_hat)
     return dict(images=loss_lib.float_to_images(x_hat))
 
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name="strings")
+  ])
+  def decompress_unchecked(self, strings):
+    """Like `decompress`, but any bytes decode: no sanity check.
+
+    Random strings decode to random points of the latent space, so this
+    samples the decoder as a generative model. Never use it on files: a
+    corrupt string decodes to a wrong digit without an error.
+    """
+    coder = entropy.coder_with_tables(
+        self.entropy_model, coding_rank=1, decode_sanity_check=False)
+    x_hat = self.synthesis_transform(coder.decompress(strings, []))
+    return dict(images=loss_lib.float_to_images(x_hat))
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8, name="images")
+  ])
+  def compress_stream(self, images):
+    """uint8 images `[N, 28, 28, 1]` -> one range-coded string for all.
+
+    The same latents and tables as `compress`, coded as one stream (coding
+    rank 2): its length is within a few bytes of the summed information
+    content, where `compress` pays a few bits per digit.
+
+    Returns:
+      A dict: `string`, a scalar string, and `bits`, float32 `[N]`, each
+      digit's information content.
+    """
+    y = self.analysis_transform(loss_lib.images_to_float(images))
+    _, bits = self.entropy_model(y, training=False)
+    coder = entropy.coder_with_tables(self.entropy_model, coding_rank=2)
+    return dict(string=coder.compress(y), bits=bits)
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([], tf.string, name="string"),
+      tf.TensorSpec([], tf.int32, name="count"),
+  ])
+  def decompress_stream(self, string, count):
+    """A string from `compress_stream` and its digit count -> `[count, ...]`.
+
+    Fails with "Sanity check failed" if the string does not decode completely
+    into `count` digits.
+    """
+    coder = entropy.coder_with_tables(self.entropy_model, coding_rank=2)
+    y_hat = coder.decompress(string, [count])
+    x_hat = self.synthesis_transform(y_hat)
+    return dict(images=loss_lib.float_to_images(x_hat))
+
+  def signatures(self):
+    """The SavedModel's signatures, by name."""
+    return {
+        name: getattr(self, name) for name in SIGNATURES
+    }
+
   @tf.function(input_signature=[])
   def fingerprint(self):
     """The decoder's fingerprint, in hex (`FINGERPRINT_BYTES` bytes)."""
@@ -137,9 +201,7 @@ def export_saved_model(codec, path):
   try:
     tf.saved_model.save(
         module, str(tmp / "model"),
-        signatures=dict(compress=module.compress,
-                        decompress=module.decompress,
-                        fingerprint=module.fingerprint))
+        signatures=module.signatures())
     if path.exists():
       path.rename(tmp / "old")
     os.rename(tmp / "model", path)
