@@ -14,11 +14,12 @@ from absl import logging
 
 from tfmnistcodec import data
 from tfmnistcodec import export
+from tfmnistcodec import model
 from tfmnistcodec import training
 
 __all__ = [
     "SAVED_MODEL_DIR", "define_training_flags", "train_config_from_flags",
-    "train_and_export", "user_errors"
+    "positive_float", "train_and_export", "user_errors"
 ]
 
 SAVED_MODEL_DIR = "saved_model"
@@ -29,13 +30,24 @@ USER_ERRORS = (data.DatasetError, ValueError, TypeError, FileNotFoundError,
                PermissionError)
 
 
-def define_training_flags():
-  """Defines the training flags (call once, at the top of a binary)."""
+def define_training_flags(single_run=True):
+  """Defines the training flags (call once, at the top of a binary).
+
+  Args:
+    single_run: Whether to define --model_dir and --lmbda, which a sweep
+      (many runs) sets per run instead.
+  """
   defaults = training.TrainConfig()
-  flags.DEFINE_string(
-      "model_dir", None,
-      "Folder for the run: config, checkpoints, TensorBoard summaries and the "
-      "SavedModel. A rerun with the same folder resumes where it stopped.")
+  if single_run:
+    flags.DEFINE_string(
+        "model_dir", None,
+        "Folder for the run: config, checkpoints, TensorBoard summaries and "
+        "the SavedModel. A rerun with the same folder resumes where it "
+        "stopped.")
+    flags.DEFINE_float(
+        "lmbda", defaults.lmbda,
+        "Weight of the distortion in the loss rate + lmbda * distortion; "
+        "larger means better digits and more bits.", lower_bound=1e-9)
   flags.DEFINE_string(
       "dataset", "mnist",
       "TFDS name of a dataset of 28x28x1 uint8 images with 'train' and "
@@ -44,10 +56,11 @@ def define_training_flags():
       "data_dir", None,
       "TFDS data folder (default: TFDS' own, ~/tensorflow_datasets). MNIST is "
       "prepared there if it is missing.")
-  flags.DEFINE_float(
-      "lmbda", defaults.lmbda,
-      "Weight of the distortion in the loss rate + lmbda * distortion; larger "
-      "means better digits and more bits.", lower_bound=1e-9)
+  flags.DEFINE_enum(
+      "architecture", defaults.architecture, list(model.ARCHITECTURES),
+      "tutorial: the TensorFlow Compression tutorial's model; improved: a "
+      "deep factorized prior, distortion on clipped outputs, rounded "
+      "latents for the decoder, a decaying learning rate (README).")
   flags.DEFINE_integer("latent_dims", defaults.latent_dims,
                        "Number of latent dimensions.", lower_bound=1)
   flags.DEFINE_integer("epochs", defaults.epochs,
@@ -69,9 +82,21 @@ def define_training_flags():
 def train_config_from_flags():
   f = flags.FLAGS
   return training.TrainConfig(
-      lmbda=f.lmbda, latent_dims=f.latent_dims, epochs=f.epochs,
+      lmbda=f["lmbda"].value if "lmbda" in f else training.TrainConfig.lmbda,
+      architecture=f.architecture, latent_dims=f.latent_dims, epochs=f.epochs,
       batch_size=f.batch_size, learning_rate=f.learning_rate, seed=f.seed,
       checkpoint_secs=f.checkpoint_secs)
+
+
+def positive_float(text, what):
+  """`text` as a positive float, or a `ValueError` that names `what`."""
+  try:
+    value = float(text)
+  except ValueError:
+    raise ValueError(f"{what}: {text!r} is not a number.") from None
+  if not value > 0 or value == float("inf"):
+    raise ValueError(f"{what}: {text!r} is not a positive, finite number.")
+  return value
 
 
 def train_and_export(config, model_dir, dataset="mnist", data_dir=None):

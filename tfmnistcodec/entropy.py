@@ -1,8 +1,11 @@
-"""The entropy model: a factorized `NoisyLogistic` prior and its range coder.
+"""The entropy model: a factorized prior and its range coder.
 
-The prior has one learned log-scale per latent dimension (location 0), as in the
-TensorFlow Compression tutorial. `ContinuousBatchedEntropyModel(coding_rank=1)`
-codes each digit's latent vector into one string.
+`Prior` is the TensorFlow Compression tutorial's: a `NoisyLogistic` with one
+learned log-scale per latent dimension (location 0). `DeepFactorizedPrior` is
+the more flexible density of Ballé et al. (2018, appendix 6.1): per latent
+dimension, a small monotone network models the cumulative, so each marginal
+can be skewed, off-centre or multi-modal. `ContinuousBatchedEntropyModel
+(coding_rank=1)` codes each digit's latent vector into one string.
 """
 
 import math
@@ -10,7 +13,10 @@ import math
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-__all__ = ["Prior", "entropy_model", "noisy_bits"]
+__all__ = [
+    "Prior", "DeepFactorizedPrior", "entropy_model", "noisy_bits",
+    "coder_with_tables"
+]
 
 
 class Prior(tf.Module):
@@ -32,11 +38,45 @@ class Prior(tf.Module):
     return tfc.NoisyLogistic(loc=0., scale=tf.exp(self.log_scales))
 
 
+class DeepFactorizedPrior(tf.Module):
+  """Factorized `NoisyDeepFactorized` prior: a learned density per dimension.
+
+  The density's variables (`matrix_i`, `bias_i`, `factor_i`, one slice per
+  latent dimension) are created once, here, by TFC's `DeepFactorized`, then
+  the biases, which TFC draws from the global RNG, are redrawn from `seed`,
+  so that the seed alone fixes the initial prior.
+  """
+
+  def __init__(self, latent_dims, seed=0, num_filters=(3, 3), init_scale=10.,
+               name="prior"):
+    super().__init__(name=name)
+    if latent_dims < 1:
+      raise ValueError("`latent_dims` must be at least 1.")
+    with self.name_scope:
+      self.density = tfc.NoisyDeepFactorized(
+          batch_shape=[latent_dims], num_filters=num_filters,
+          init_scale=init_scale)
+    for i, bias in enumerate(self.density.base._biases):  # pylint: disable=protected-access
+      bias.assign(tf.random.stateless_uniform(
+          bias.shape, seed=tf.random.experimental.stateless_fold_in(
+              tf.constant([4, seed], tf.int64), i),
+          minval=-.5, maxval=.5))
+    self._latent_dims = latent_dims
+
+  @property
+  def latent_dims(self):
+    return self._latent_dims
+
+  def distribution(self):
+    """The prior as a distribution with batch shape `[latent_dims]`."""
+    return self.density
+
+
 def entropy_model(prior, compression=False, decode_sanity_check=True):
   """`ContinuousBatchedEntropyModel(coding_rank=1)` over a `Prior` module.
 
   Args:
-    prior: A `Prior`.
+    prior: A `Prior` or `DeepFactorizedPrior`.
     compression: If `True`, the range-coding tables are computed now, from the
       current prior, and held by the entropy model; call this eagerly and once
       (after training), never per batch.
@@ -46,9 +86,10 @@ def entropy_model(prior, compression=False, decode_sanity_check=True):
   Returns:
     A `tfc.ContinuousBatchedEntropyModel`.
   """
-  # The prior's location is fixed at 0, so TFC's offset heuristic (round to
-  # the mode plus an integer) would only ever find an offset of 0, after
-  # sampling the prior for it. Plain rounding is the same and costs nothing.
+  # Latents are rounded to integers, as in training's evaluation and the
+  # tutorial. For `Prior` (location 0) TFC's offset heuristic would find an
+  # offset of 0 anyway; for `DeepFactorizedPrior` an offset (its median)
+  # would have to be trained with, and is left out on purpose.
   return tfc.ContinuousBatchedEntropyModel(
       prior.distribution(), coding_rank=1, compression=compression,
       offset_heuristic=False, decode_sanity_check=decode_sanity_check)
@@ -63,7 +104,7 @@ def noisy_bits(prior, latents_perturbed):
   is reproducible from its seed and step.
 
   Args:
-    prior: A `Prior`.
+    prior: A `Prior` or `DeepFactorizedPrior`.
     latents_perturbed: `[N, latent_dims]` latents plus noise in [-0.5, 0.5).
 
   Returns:
@@ -71,3 +112,35 @@ def noisy_bits(prior, latents_perturbed):
   """
   log_probs = prior.distribution().log_prob(latents_perturbed)
   return tf.reduce_sum(log_probs, axis=-1) / -math.log(2.)
+
+
+def coder_with_tables(entropy_model, coding_rank, decode_sanity_check=True):
+  """A range coder that codes with `entropy_model`'s tables, at any rank.
+
+  The tables (`cdf`, `cdf_offset`) are read from `entropy_model`, not built
+  again, so every coder of an exported model shares one copy, and they cannot
+  drift apart. The coder is stateless: build it inside the `tf.function`
+  that uses it.
+
+  Args:
+    entropy_model: A `ContinuousBatchedEntropyModel` with `compression=True`
+      and no quantization offset (as `entropy_model()` makes them).
+    coding_rank: Innermost dimensions coded into one string: 1 codes each
+      digit's latent vector into its own string; 2 codes a `[N, latent_dims]`
+      batch into one string, which saves the coder's per-string overhead.
+    decode_sanity_check: Whether `decompress` fails on strings that do not
+      decode completely. Off, any bytes decode to some latents.
+
+  Returns:
+    A stateless `tfc.ContinuousBatchedEntropyModel`.
+  """
+  if entropy_model.quantization_offset is not None:
+    raise ValueError("coder_with_tables needs an entropy model without a "
+                     "quantization offset.")
+  return tfc.ContinuousBatchedEntropyModel(
+      prior_shape=entropy_model.prior_shape, coding_rank=coding_rank,
+      compression=True, stateless=True, cdf=entropy_model.cdf,
+      cdf_offset=entropy_model.cdf_offset, offset_heuristic=False,
+      bottleneck_dtype=entropy_model.bottleneck_dtype,
+      tail_mass=entropy_model.tail_mass,
+      decode_sanity_check=decode_sanity_check)

@@ -1,11 +1,64 @@
-"""The codec's trainable state: analysis and synthesis transforms and prior."""
+"""The codec's trainable state, and the architectures it can have.
+
+An architecture names everything about a codec that is not a tunable
+number: which prior it has and how it is trained. `tutorial` is the
+TensorFlow Compression tutorial's model, kept reproducible by name;
+`improved` is this project's better one (README, "Beyond the tutorial").
+"""
+
+import dataclasses
 
 import tensorflow as tf
 
 from tfmnistcodec import entropy
 from tfmnistcodec import transforms
 
-__all__ = ["Codec"]
+__all__ = ["Architecture", "ARCHITECTURES", "DEFAULT_ARCHITECTURE",
+           "get_architecture", "Codec"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+  """What a named architecture changes, each a measured step (README).
+
+  Attributes:
+    name: Its name (`--architecture`).
+    prior: `"logistic"` (the tutorial's `entropy.Prior`) or
+      `"deep_factorized"` (`entropy.DeepFactorizedPrior`).
+    clip_distortion: Measure the training distortion on reconstructions
+      clipped to [0, 1], as the decoder delivers them (uint8), rather than on
+      the raw outputs: a background pixel decoded as -0.2 costs nothing.
+    round_for_decoder: Train the synthesis transform on rounded latents (with
+      straight-through gradients) as it will decode them, while the rate
+      still sees uniform noise ("mixed" quantization).
+    decay_learning_rate: After 70% of the steps, decay the learning rate
+      exponentially to a tenth of its value at the last step.
+  """
+  name: str
+  prior: str = "logistic"
+  clip_distortion: bool = False
+  round_for_decoder: bool = False
+  decay_learning_rate: bool = False
+
+
+ARCHITECTURES = {
+    a.name: a for a in (
+        Architecture("tutorial"),
+        Architecture("improved", prior="deep_factorized",
+                     clip_distortion=True, round_for_decoder=True,
+                     decay_learning_rate=True),
+    )
+}
+DEFAULT_ARCHITECTURE = "tutorial"
+
+
+def get_architecture(name):
+  """The `Architecture` called `name`, or a `ValueError` listing them."""
+  try:
+    return ARCHITECTURES[name]
+  except KeyError:
+    raise ValueError(f"unknown architecture {name!r}; the architectures are "
+                     f"{', '.join(ARCHITECTURES)}.") from None
 
 
 class Codec(tf.Module):
@@ -14,13 +67,16 @@ class Codec(tf.Module):
   Attributes:
     analysis_transform: `transforms.AnalysisTransform`.
     synthesis_transform: `transforms.SynthesisTransform`.
-    prior: `entropy.Prior`.
+    prior: `entropy.Prior` or `entropy.DeepFactorizedPrior`.
+    architecture: Its `Architecture`.
   """
 
-  def __init__(self, latent_dims=50, seed=0, name="codec"):
+  def __init__(self, latent_dims=50, seed=0, architecture="tutorial",
+               name="codec"):
     super().__init__(name=name)
     if latent_dims < 1:
       raise ValueError("`latent_dims` must be at least 1.")
+    self.architecture = get_architecture(architecture)
     analysis_seed, synthesis_seed = tf.unstack(
         tf.random.experimental.stateless_split([1, seed], num=2))
     with self.name_scope:
@@ -28,7 +84,10 @@ class Codec(tf.Module):
           latent_dims, seed=analysis_seed)
       self.synthesis_transform = transforms.SynthesisTransform(
           latent_dims, seed=synthesis_seed)
-      self.prior = entropy.Prior(latent_dims)
+      if self.architecture.prior == "logistic":
+        self.prior = entropy.Prior(latent_dims)
+      else:
+        self.prior = entropy.DeepFactorizedPrior(latent_dims, seed=seed)
 
   @property
   def latent_dims(self):

@@ -26,20 +26,22 @@ from tfmnistcodec import model
 __all__ = [
     "TrainConfig",
     "make_optimizer",
+    "learning_rate",
     "train_step",
     "evaluate",
     "train_and_evaluate",
     "load_config",
     "restore_codec",
     "write_json",
+    "format_seconds",
 ]
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
 SUMMARY_DIR = "summaries"
 # Settings that a run resumed in the same model_dir may not change.
-_FIXED_SETTINGS = ("lmbda", "latent_dims", "batch_size", "learning_rate",
-                   "seed")
+FIXED_SETTINGS = ("architecture", "lmbda", "latent_dims", "batch_size",
+                  "learning_rate", "seed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +49,8 @@ class TrainConfig:
   """What a training run does.
 
   Attributes:
+    architecture: Name of a `model.Architecture` (prior and training
+      changes); `"tutorial"` is the TensorFlow Compression tutorial's model.
     lmbda: Weight of the distortion in the loss, rate + lmbda * distortion.
     latent_dims: Number of latent dimensions.
     epochs: Passes over the training digits.
@@ -59,6 +63,7 @@ class TrainConfig:
       this many seconds have passed since the last one.
     eval_batch_size: Digits per step of validation.
   """
+  architecture: str = model.DEFAULT_ARCHITECTURE
   lmbda: float = 2000.
   latent_dims: int = 50
   epochs: int = 15
@@ -70,6 +75,7 @@ class TrainConfig:
   eval_batch_size: int = 1000
 
   def __post_init__(self):
+    model.get_architecture(self.architecture)  # Raises for unknown names.
     if not self.lmbda > 0:
       raise ValueError(f"lmbda must be positive, got {self.lmbda}.")
     if not self.learning_rate > 0:
@@ -85,6 +91,20 @@ class TrainConfig:
 def make_optimizer(learning_rate):
   """Adam, as TensorFlow ships it: the one stock piece we reuse."""
   return tf.keras.optimizers.Adam(learning_rate=learning_rate)
+
+
+def learning_rate(config, step, total_steps):
+  """The learning rate of `step` of `total_steps`, by `config.architecture`.
+
+  Constant, unless the architecture decays it: then constant for the first
+  70% of the steps, and from there exponentially down to a tenth at the
+  last step.
+  """
+  if not model.get_architecture(config.architecture).decay_learning_rate:
+    return config.learning_rate
+  start = .7 * total_steps
+  progress = max(0., (step - start) / max(1., total_steps - start))
+  return config.learning_rate * .1**min(1., progress)
 
 
 def train_step(codec, optimizer, images, lmbda, noise_seed):
@@ -154,6 +174,8 @@ def load_config(model_dir):
     raise FileNotFoundError(
         f"{path} does not exist: {model_dir} holds no trained model.") from None
   fields = {f.name for f in dataclasses.fields(TrainConfig)}
+  # Runs from before architectures existed trained the tutorial's.
+  values.setdefault("architecture", "tutorial")
   return TrainConfig(**{k: v for k, v in values.items() if k in fields})
 
 
@@ -163,7 +185,7 @@ def _check_or_write_config(model_dir, config):
     saved = load_config(model_dir)
     changed = [
         f"{name}={getattr(saved, name)!r} (now {getattr(config, name)!r})"
-        for name in _FIXED_SETTINGS
+        for name in FIXED_SETTINGS
         if getattr(saved, name) != getattr(config, name)
     ]
     if changed:
@@ -180,7 +202,8 @@ def _checkpoint(codec, optimizer):
 def restore_codec(model_dir):
   """The codec of the latest checkpoint in model_dir, and its config."""
   config = load_config(model_dir)
-  codec = model.Codec(config.latent_dims, seed=config.seed)
+  codec = model.Codec(config.latent_dims, seed=config.seed,
+                      architecture=config.architecture)
   directory = pathlib.Path(model_dir) / CHECKPOINT_DIR
   path = tf.train.latest_checkpoint(str(directory))
   if path is None:
@@ -190,7 +213,8 @@ def restore_codec(model_dir):
   return codec, config
 
 
-def _format_seconds(seconds):
+def format_seconds(seconds):
+  """Seconds as `45s`, `3m05s` or `2h07m`, for progress lines."""
   seconds = int(round(seconds))
   if seconds >= 3600:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
@@ -227,7 +251,8 @@ def train_and_evaluate(config, model_dir, train_images, test_images):
   model_dir.mkdir(parents=True, exist_ok=True)
   _check_or_write_config(model_dir, config)
 
-  codec = model.Codec(config.latent_dims, seed=config.seed)
+  codec = model.Codec(config.latent_dims, seed=config.seed,
+                      architecture=config.architecture)
   optimizer = make_optimizer(config.learning_rate)
   # Create the optimizer's slots now, outside tf.function and before restoring.
   optimizer.build(codec.trainable_variables)
@@ -288,6 +313,10 @@ def train_and_evaluate(config, model_dir, train_images, test_images):
       while step < (epoch + 1) * steps_per_epoch:
         num_steps = min(config.steps_per_loop,
                         (epoch + 1) * steps_per_epoch - step)
+        # Set per compiled call: the schedule moves in steps of
+        # `steps_per_loop`, and a resumed run sets the same rates.
+        optimizer.learning_rate.assign(
+            learning_rate(config, step, total_steps))
         chunk, chunk_digits = train_steps(iterator, tf.constant(num_steps))
         for key in sums:
           sums[key] += float(chunk[key])
@@ -322,7 +351,7 @@ def train_and_evaluate(config, model_dir, train_images, test_images):
           record["train/loss"], record["train/rate"],
           record["train/distortion"], record["eval/loss"],
           record["eval/rate"], record["eval/distortion"], seconds,
-          train_seconds, _format_seconds(eta))
+          train_seconds, format_seconds(eta))
   finally:
     # Also on Ctrl-C or an error: keep every finished step.
     if int(optimizer.iterations) > _checkpoint_step(manager):
