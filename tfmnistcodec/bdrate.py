@@ -13,19 +13,19 @@ function of log rate, averaged over the common log-rate interval.
 Two fits, by `method`:
 
 - `"cubic"`: VCEG-M33's third-order polynomial, least squares when a curve
-  has more than four points (as the M33 Excel sheet's successors and the
-  usual Matlab and Python ports do). Needs four distinct abscissae per curve.
+  has more than four points (as ETRO's Excel add-in and the usual Matlab
+  and Python ports do). Needs four distinct abscissae per curve.
 - `"pchip"`: piecewise cubic Hermite interpolation with Fritsch–Carlson
   shape-preserving slopes (Moler, "Numerical Computing with MATLAB", 3.4: the
   same curve as Matlab's `pchip` and scipy's `PchipInterpolator`), integrated
   exactly, piece by piece. The JCT-VC and JVET BD-rate Excel sheets (JCTVC-
-  E137, JCTVC-L1100, JVET-T2010) switched to it because a cubic through
-  four points can swing between them. Those sheets take four points per
-  curve; like Matlab and scipy, this one accepts two or more (two points
-  make a straight line). Every point is interpolated, so the abscissae of a
-  curve must be distinct.
+  E137, JCTVC-L1100, JVET-T2010) switched to it after the single cubic gave
+  misleading numbers for some curve shapes during HEVC's standardization.
+  The JCT-VC sheet takes four points per curve; like Matlab and scipy, this
+  one accepts two or more (two points make a straight line). Every point is
+  interpolated, so the abscissae of a curve must be distinct.
 
-Only numpy: no TensorFlow or scipy, so importing this is cheap.
+The module imports only numpy: no TensorFlow, no scipy.
 """
 
 import numpy as np

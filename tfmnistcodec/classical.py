@@ -7,7 +7,7 @@ method, JPEG with optimized Huffman tables), and decoded back with Pillow.
 The bytes counted are the whole file, headers included: that is what a user
 keeps on disk, and at 784 pixels the headers are a large part of it.
 
-Only numpy and Pillow: no TensorFlow, so importing this is cheap.
+The module imports only numpy and Pillow: no TensorFlow.
 """
 
 import io
