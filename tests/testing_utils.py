@@ -37,3 +37,22 @@ def run_python(args, cwd=None, env=None, timeout=300):
   return subprocess.run(
       [sys.executable, *args], cwd=cwd, env=full_env, capture_output=True,
       text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+
+
+def modules_loaded_by(path):
+  """Top-level module names that loading the file `path` alone imports.
+
+  The file runs in a fresh process as a standalone module, not through its
+  package's `__init__`, so what it imports itself is all that is counted.
+  """
+  code = (
+      "import importlib.util, sys\n"
+      "before = set(sys.modules)\n"
+      f"spec = importlib.util.spec_from_file_location('m', {str(path)!r})\n"
+      "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+      "print(' '.join(sorted({n.split('.')[0] for n in sys.modules} - "
+      "{n.split('.')[0] for n in before})))\n")
+  result = run_python(["-c", code])
+  if result.returncode:
+    raise RuntimeError(f"loading {path} failed:\n{result.stderr}")
+  return result.stdout.split()
