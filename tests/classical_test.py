@@ -140,7 +140,9 @@ class BestAtOrBelowTest(tf.test.TestCase, parameterized.TestCase):
       ("equal_counts", .007, 201.), ("between", .02, 201.),
       ("equal_again", .03, 96.5), ("all", 1., 96.5))
   def test_best(self, mae, expected):
-    self.assertEqual(classical.best_at_or_below(self.RESULTS, mae), expected)
+    best = classical.best_at_or_below(self.RESULTS, mae)
+    self.assertEqual(best["bytes_per_digit"], expected)
+    self.assertIn(best, self.RESULTS)
 
   def test_none(self):
     self.assertIsNone(classical.best_at_or_below(self.RESULTS[1:], .006))

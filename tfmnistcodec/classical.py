@@ -95,7 +95,7 @@ def evaluate_classical(images, codecs=DEFAULT_CODECS):
 
 
 def best_at_or_below(results, mae):
-  """The fewest bytes per digit of any setting with an MAE of at most `mae`.
+  """The setting with the fewest bytes per digit at an MAE of at most `mae`.
 
   Args:
     results: Dicts with `mae` and `bytes_per_digit`, as `evaluate_classical`
@@ -103,16 +103,17 @@ def best_at_or_below(results, mae):
     mae: The MAE to match or beat, a non-negative number.
 
   Returns:
-    The smallest `bytes_per_digit` among the results whose `mae` is at most
-    `mae`, or None if there is none.
+    The result (dict) with the smallest `bytes_per_digit` among those whose
+    `mae` is at most `mae` (the first such on ties), or None if there is
+    none.
 
   Raises:
     ValueError: For an `mae` that is negative or NaN.
   """
   if not mae >= 0:
     raise ValueError(f"mae must be a non-negative number, got {mae}.")
-  sizes = [r["bytes_per_digit"] for r in results if r["mae"] <= mae]
-  return min(sizes) if sizes else None
+  matches = [r for r in results if r["mae"] <= mae]
+  return min(matches, key=lambda r: r["bytes_per_digit"], default=None)
 
 
 def _checked_codec(codec, quality):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import io
+import json
 import pathlib
 
 import numpy as np
@@ -9,8 +10,48 @@ import tensorflow as tf
 import tensorflow_compression  # pylint: disable=unused-import  # Coder ops.
 
 from tfmnistcodec import atomic
+from tfmnistcodec import codecfile
 
-__all__ = ["CodingResult", "code_with_saved_model", "summarize", "figure"]
+__all__ = [
+    "CodingResult", "find_saved_model", "model_settings",
+    "code_with_saved_model", "summarize", "evaluate_saved_model", "figure",
+    "save_figure"
+]
+
+SAVED_MODEL_DIR = "saved_model"
+
+
+def find_saved_model(path):
+  """The SavedModel folder of `path`: a run's model_dir, or the SavedModel.
+
+  Raises:
+    FileNotFoundError: `path` is neither, with what was looked for.
+  """
+  path = pathlib.Path(path)
+  for candidate in (path / SAVED_MODEL_DIR, path):
+    if candidate.is_dir() and tf.saved_model.contains_saved_model(
+        str(candidate)):
+      return candidate
+  raise FileNotFoundError(
+      f"{path} holds no SavedModel (looked for {path / SAVED_MODEL_DIR} and "
+      f"{path} itself); train one with bin/train.py.")
+
+
+def model_settings(saved_model_dir):
+  """The training settings of a SavedModel's run, from its config.json.
+
+  Returns:
+    The dict in `<model_dir>/config.json` beside the SavedModel, or `{}` when
+    there is none (a SavedModel copied out of its run). Runs from before the
+    `architecture` setting existed trained the tutorial's.
+  """
+  path = pathlib.Path(saved_model_dir).parent / "config.json"
+  try:
+    settings = json.loads(path.read_text())
+  except FileNotFoundError:
+    return {}
+  settings.setdefault("architecture", "tutorial")
+  return settings
 
 
 @dataclasses.dataclass
@@ -83,6 +124,28 @@ def summarize(images, result):
   )
 
 
+def evaluate_saved_model(saved_model_dir, images, batch_size=1000):
+  """Codes `images` with a SavedModel; its rate, distortion and file sizes.
+
+  Args:
+    saved_model_dir: Folder of a SavedModel written by `export.export`.
+    images: uint8 `[N, 28, 28, 1]`.
+    batch_size: Digits per signature call.
+
+  Returns:
+    `(summary, result)`: the dict of `summarize` plus `streams_file_bytes`
+    and `strings_file_bytes`, the bytes per digit of a file of all `images`
+    in each mode (`codecfile`); and the `CodingResult`.
+  """
+  result = code_with_saved_model(saved_model_dir, images, batch_size)
+  summary = summarize(images, result)
+  file_codec = codecfile.FileCodec(saved_model_dir)
+  for mode in codecfile.MODES:
+    data, _ = file_codec.compress(images, mode=mode, batch_size=batch_size)
+    summary[f"{mode}_file_bytes"] = len(data) / max(1, len(images))
+  return summary, result
+
+
 def figure(images, result, path, num=16, skip=0):
   """Writes a PNG of `num` digits: original, string in hex, reconstruction.
 
@@ -119,11 +182,17 @@ def figure(images, result, path, num=16, skip=0):
   fig.suptitle("Test digits (left) and their reconstructions (right), "
                "with each range-coded string in hex")
   fig.tight_layout()
+  save_figure(fig, path)
+
+
+def save_figure(fig, path, dpi=100):
+  """Writes a matplotlib figure as PNG to `path`, atomically, and closes it."""
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   buffer = io.BytesIO()
   try:
-    fig.savefig(buffer, format="png", dpi=100)
+    fig.savefig(buffer, format="png", dpi=dpi)
   finally:
     plt.close(fig)
   atomic.write_bytes(path, buffer.getvalue())
