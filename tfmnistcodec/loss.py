@@ -51,23 +51,15 @@ def rate_distortion(codec, images, noise_seed=None):
   """
   x = images_to_float(images)
   y = codec.analysis_transform(x)
-  architecture = codec.architecture
   if noise_seed is None:
     y_tilde, bits = entropy.entropy_model(codec.prior)(y, training=False)
-    y_decoded = y_tilde
   else:
     noise = tf.random.stateless_uniform(
         tf.shape(y), seed=noise_seed, minval=-.5, maxval=.5)
     y_tilde = y + noise
     bits = entropy.noisy_bits(codec.prior, y_tilde)
-    if architecture.round_for_decoder:
-      # Straight-through: the decoder sees round(y), gradients pass as if
-      # it saw y.
-      y_decoded = y + tf.stop_gradient(tf.round(y) - y)
-    else:
-      y_decoded = y_tilde
-  x_tilde = codec.synthesis_transform(y_decoded)
-  if architecture.clip_distortion:
+  x_tilde = codec.synthesis_transform(y_tilde)
+  if codec.architecture.clip_distortion:
     x_tilde = tf.clip_by_value(x_tilde, 0., 1.)
   return dict(
       rate=tf.reduce_mean(bits),

@@ -28,16 +28,12 @@ class Architecture:
     clip_distortion: Measure the training distortion on reconstructions
       clipped to [0, 1], as the decoder delivers them (uint8), rather than on
       the raw outputs: a background pixel decoded as -0.2 costs nothing.
-    round_for_decoder: Train the synthesis transform on rounded latents (with
-      straight-through gradients) as it will decode them, while the rate
-      still sees uniform noise ("mixed" quantization).
     decay_learning_rate: After 70% of the steps, decay the learning rate
       exponentially to a tenth of its value at the last step.
   """
   name: str
   prior: str = "logistic"
   clip_distortion: bool = False
-  round_for_decoder: bool = False
   decay_learning_rate: bool = False
 
 
@@ -45,8 +41,7 @@ ARCHITECTURES = {
     a.name: a for a in (
         Architecture("tutorial"),
         Architecture("improved", prior="deep_factorized",
-                     clip_distortion=True, round_for_decoder=True,
-                     decay_learning_rate=True),
+                     clip_distortion=True, decay_learning_rate=True),
     )
 }
 DEFAULT_ARCHITECTURE = "tutorial"
