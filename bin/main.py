@@ -42,7 +42,9 @@ def main(argv):
     model_dir = pathlib.Path(FLAGS.model_dir)
     config = cli.train_config_from_flags()
     _, saved_model, _ = cli.train_and_export(config, model_dir, FLAGS.dataset,
-                                             FLAGS.data_dir)
+                                             FLAGS.data_dir, FLAGS.strategy)
+    if saved_model is None:
+      return  # A worker that is not the chief: the chief codes the digits.
     images = data.load_numpy(FLAGS.dataset, "test", FLAGS.data_dir)
     result = evaluation.code_with_saved_model(saved_model, images)
     summary = evaluation.summarize(images, result)

@@ -11,8 +11,10 @@ import sys
 
 from absl import flags
 from absl import logging
+import tensorflow as tf
 
 from tfmnistcodec import data
+from tfmnistcodec import distribute
 from tfmnistcodec import export
 from tfmnistcodec import model
 from tfmnistcodec import training
@@ -77,6 +79,14 @@ def define_training_flags(single_run=True):
       "checkpoint_secs", defaults.checkpoint_secs,
       "Besides after every epoch, write a checkpoint when this many seconds "
       "have passed since the last one.", lower_bound=0.)
+  # A string, not an enum, so that a wrong name is one `error: ...` line.
+  flags.DEFINE_string(
+      "strategy", "default",
+      "How to distribute training (tf.distribute): 'default' (one device), "
+      "'mirrored' (all GPUs of this machine, or its logical CPUs) or "
+      "'multi_worker' (MultiWorkerMirroredStrategy over the machines that the "
+      "environment variable TF_CONFIG lists; start the same command on each). "
+      "--batch_size is the global batch, split evenly across the replicas.")
 
 
 def train_config_from_flags():
@@ -99,18 +109,32 @@ def positive_float(text, what):
   return value
 
 
-def train_and_export(config, model_dir, dataset="mnist", data_dir=None):
+def train_and_export(config, model_dir, dataset="mnist", data_dir=None,
+                     strategy="default"):
   """Loads the data, trains (or resumes), and exports the SavedModel.
 
+  Args:
+    config: A `training.TrainConfig`.
+    model_dir: The run folder.
+    dataset: TFDS name of the digits.
+    data_dir: TFDS data folder, or `None`.
+    strategy: Name of a `tf.distribute` strategy (`distribute.STRATEGIES`).
+
   Returns:
-    `(codec, saved_model_path, history)`.
+    `(codec, saved_model_path, history)`; `saved_model_path` is `None` on a
+    worker that is not the chief, which exports nothing.
   """
+  # First: MultiWorkerMirroredStrategy must configure TensorFlow's runtime
+  # before anything else uses it.
+  strategy = distribute.make_strategy(strategy)
   train_images = data.load_numpy(dataset, "train", data_dir)
   test_images = data.load_numpy(dataset, "test", data_dir)
   logging.info("Training on %d digits of %s, validating on %d.",
                len(train_images), dataset, len(test_images))
-  codec, history = training.train_and_evaluate(config, model_dir,
-                                               train_images, test_images)
+  codec, history = training.train_and_evaluate(
+      config, model_dir, train_images, test_images, strategy=strategy)
+  if not distribute.is_chief(strategy):
+    return codec, None, history
   path = pathlib.Path(model_dir) / SAVED_MODEL_DIR
   export.export_saved_model(codec, path)
   logging.info("Exported the SavedModel to %s.", path)
@@ -130,5 +154,11 @@ def user_errors():
     yield
   except USER_ERRORS as e:
     sys.exit(f"error: {e}")
+  except tf.errors.UnavailableError:
+    # Under multi_worker: a worker died or cannot be reached, and TensorFlow
+    # aborted the collective ops; its log above names the worker.
+    sys.exit("error: lost contact with another worker (see TensorFlow's log "
+             "above); start every worker again to resume from the last "
+             "checkpoint.")
   except KeyboardInterrupt:
     sys.exit("interrupted")

@@ -6,8 +6,15 @@ summaries and checkpoints stay in Python, between calls.
 
 Everything random is stateless and keyed by the seed: the initial variables, the
 order of the digits in each epoch (keyed by epoch) and the training noise
-(keyed by step). So a run that resumes from a checkpoint, after a clean exit or
-a `kill -9`, continues the very sequence of steps it would have taken.
+(keyed by step, and by each digit's position in the step's batch). So a run
+that resumes from a checkpoint, after a clean exit or a `kill -9`, continues the
+very sequence of steps it would have taken.
+
+The loop runs under a `tf.distribute.Strategy` (`distribute.make_strategy`):
+each step is `strategy.run` on every replica's share of the global batch, and
+since a digit's noise depends on its position in the global batch, not on the
+replica that holds it, a step gives the same result on one device as on
+several, up to the order of floating-point sums.
 """
 
 import dataclasses
@@ -20,6 +27,7 @@ from absl import logging
 import tensorflow as tf
 
 from tfmnistcodec import atomic
+from tfmnistcodec import distribute
 from tfmnistcodec import loss as loss_lib
 from tfmnistcodec import model
 
@@ -107,15 +115,36 @@ def learning_rate(config, step, total_steps):
   return config.learning_rate * .1**min(1., progress)
 
 
-def train_step(codec, optimizer, images, lmbda, noise_seed):
-  """One gradient step on a batch; returns its loss, rate and distortion."""
+def train_step(codec, optimizer, images, lmbda, noise, num_digits=None):
+  """One gradient step; under `tf.distribute`, one replica's part of it.
+
+  Args:
+    codec: A `model.Codec`.
+    optimizer: Its optimizer. Under a strategy, it sums the replicas'
+      gradients before applying them.
+    images: uint8 `[n, 28, 28, 1]`: the step's digits, or this replica's share.
+    lmbda: Weight of the distortion in the loss.
+    noise: float32 `[n, latent_dims]`, uniform in [-0.5, 0.5): the stand-in
+      for quantization of each digit's latents.
+    num_digits: Digits in the whole step, over all replicas; `n` if `None`.
+      The loss is a mean over them, so the replicas' gradients sum to the
+      gradient of the global batch's mean loss.
+
+  Returns:
+    A dict of float32 scalars, sums over `images`: `loss`, `rate` (bits) and
+    `distortion`; divide by `num_digits` for the step's means.
+  """
+  if num_digits is None:
+    num_digits = tf.cast(tf.shape(images)[0], tf.float32)
   with tf.GradientTape() as tape:
-    metrics = loss_lib.rate_distortion(codec, images, noise_seed=noise_seed)
-    metrics["loss"] = loss_lib.loss(metrics, lmbda)
+    per_digit = loss_lib.per_digit_rate_distortion(codec, images, noise)
+    sums = {key: tf.reduce_sum(value) for key, value in per_digit.items()}
+    sums["loss"] = loss_lib.loss(sums, lmbda)
+    mean_loss = sums["loss"] / num_digits
   variables = codec.trainable_variables
-  gradients = tape.gradient(metrics["loss"], variables)
+  gradients = tape.gradient(mean_loss, variables)
   optimizer.apply_gradients(zip(gradients, variables))
-  return metrics
+  return sums
 
 
 def evaluate(codec, images, lmbda, batch_size=1000):
@@ -179,7 +208,7 @@ def load_config(model_dir):
   return TrainConfig(**{k: v for k, v in values.items() if k in fields})
 
 
-def _check_or_write_config(model_dir, config):
+def _check_or_write_config(model_dir, config, write=True):
   path = pathlib.Path(model_dir) / CONFIG_FILE
   if path.exists():
     saved = load_config(model_dir)
@@ -192,7 +221,8 @@ def _check_or_write_config(model_dir, config):
       raise ValueError(
           f"{model_dir} holds a run with other settings: "
           f"{', '.join(changed)}. Use another model_dir or the same settings.")
-  write_json(path, dataclasses.asdict(config))
+  if write:
+    write_json(path, dataclasses.asdict(config))
 
 
 def _checkpoint(codec, optimizer):
@@ -223,21 +253,26 @@ def format_seconds(seconds):
   return f"{seconds}s"
 
 
-def train_and_evaluate(config, model_dir, train_images, test_images):
+def train_and_evaluate(config, model_dir, train_images, test_images,
+                       strategy=None):
   """Trains a codec, validating after every epoch; resumes from model_dir.
 
   Args:
     config: A `TrainConfig`.
     model_dir: Folder for `config.json`, `checkpoints/` and `summaries/`. If it
       holds a checkpoint, training resumes from it (same settings required,
-      `epochs` excepted).
+      `epochs` excepted), whatever strategy wrote it. On several workers, only
+      the chief writes here, and every worker reads the chief's checkpoints.
     train_images: uint8 `[N, 28, 28, 1]` training digits.
     test_images: uint8 `[M, 28, 28, 1]` validation digits.
+    strategy: The `tf.distribute.Strategy` to train under; TensorFlow's
+      default strategy if `None`. `config.batch_size` is the global batch,
+      split evenly across its replicas.
 
   Returns:
-    `(codec, history)`: the trained `model.Codec` and a list with one dict per
-    epoch completed in this call (`epoch`, `step`, `train/...`, `eval/...`,
-    `seconds`).
+    `(codec, history)`: the trained `model.Codec`, with plain (not
+    distributed) variables, and a list with one dict per epoch completed in
+    this call (`epoch`, `step`, `train/...`, `eval/...`, `seconds`).
   """
   train_images = tf.convert_to_tensor(train_images)
   test_images = tf.convert_to_tensor(test_images)
@@ -247,22 +282,34 @@ def train_and_evaluate(config, model_dir, train_images, test_images):
         images.shape[1:] != loss_lib.IMAGE_SHAPE or not images.shape[0]):
       raise ValueError(f"{name} must be uint8 [N, 28, 28, 1] with N > 0, "
                        f"got {images.dtype.name} {images.shape}.")
+  strategy = strategy or tf.distribute.get_strategy()
+  distribute.per_replica_batch_size(config.batch_size, strategy)
+  chief = distribute.is_chief(strategy)
   model_dir = pathlib.Path(model_dir)
-  model_dir.mkdir(parents=True, exist_ok=True)
-  _check_or_write_config(model_dir, config)
+  if chief:
+    model_dir.mkdir(parents=True, exist_ok=True)
+  _check_or_write_config(model_dir, config, write=chief)
+  logging.info("Training under %s.", distribute.describe(strategy))
 
-  codec = model.Codec(config.latent_dims, seed=config.seed,
-                      architecture=config.architecture)
-  optimizer = make_optimizer(config.learning_rate)
-  # Create the optimizer's slots now, outside tf.function and before restoring.
-  optimizer.build(codec.trainable_variables)
-  manager = tf.train.CheckpointManager(
-      _checkpoint(codec, optimizer), str(model_dir / CHECKPOINT_DIR),
-      max_to_keep=3, step_counter=optimizer.iterations)
-  restored = manager.restore_or_initialize()
+  with strategy.scope():
+    codec = model.Codec(config.latent_dims, seed=config.seed,
+                        architecture=config.architecture)
+    optimizer = make_optimizer(config.learning_rate)
+    # Create the optimizer's slots now, outside tf.function and before
+    # restoring.
+    optimizer.build(codec.trainable_variables)
+  checkpoint = _checkpoint(codec, optimizer)
+  manager = distribute.checkpoint_manager(
+      checkpoint, model_dir / CHECKPOINT_DIR, strategy, max_to_keep=3,
+      step_counter=optimizer.iterations)
+  # Every task resumes from the chief's checkpoints; variables saved under
+  # any strategy restore under any other.
+  restored = tf.train.latest_checkpoint(str(model_dir / CHECKPOINT_DIR))
   if restored:
+    checkpoint.restore(restored)
     logging.info("Resumed from %s at step %d.", restored,
-                 int(optimizer.iterations))
+                 int(optimizer.iterations.numpy()))
+  distribute.check_same_step(strategy, int(optimizer.iterations.numpy()))
 
   num_train = int(train_images.shape[0])
   steps_per_epoch = math.ceil(num_train / config.batch_size)
@@ -271,20 +318,33 @@ def train_and_evaluate(config, model_dir, train_images, test_images):
   noise_key = tf.constant([2, config.seed], tf.int64)
   order_key = tf.constant([3, config.seed], tf.int64)
 
+  def replica_step(batch, noise_seed):
+    # The noise of the whole global batch, keyed by the step; each replica
+    # takes the rows of its digits' positions in that batch.
+    noise = tf.gather(
+        loss_lib.uniform_noise([config.batch_size, codec.latent_dims],
+                               noise_seed), batch["positions"])
+    digits = tf.cast(tf.shape(batch["images"])[0], tf.float32)
+    # The last batch of an epoch is smaller: count its digits.
+    num_digits = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, digits)
+    sums = train_step(codec, optimizer, batch["images"], lmbda, noise,
+                      num_digits)
+    # One vector, so that one all-reduce sums it over the replicas.
+    return tf.stack([sums["loss"], sums["rate"], sums["distortion"], digits])
+
   @tf.function
   def train_steps(iterator, num_steps):
-    # Sums weighted by batch size (the last batch of an epoch is smaller).
-    sums = dict(loss=0., rate=0., distortion=0.)
-    digits = 0.
+    # Sums over digits (the last batch of an epoch is smaller).
+    totals = tf.zeros([4])
     for _ in tf.range(num_steps):
-      images = next(iterator)
       noise_seed = tf.random.experimental.stateless_fold_in(
           noise_key, optimizer.iterations)
-      metrics = train_step(codec, optimizer, images, lmbda, noise_seed)
-      weight = tf.cast(tf.shape(images)[0], tf.float32)
-      sums = {k: sums[k] + weight * metrics[k] for k in sums}
-      digits += weight
-    return sums, digits
+      per_replica = strategy.run(replica_step,
+                                 args=(next(iterator), noise_seed))
+      totals += strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica,
+                                axis=None)
+    return dict(loss=totals[0], rate=totals[1], distortion=totals[2]), totals[3]
 
   def epoch_batches(epoch, first_step):
     # The epoch's order depends on (seed, epoch) alone, so a resumed epoch
@@ -294,12 +354,22 @@ def train_and_evaluate(config, model_dir, train_images, test_images):
         seed=tf.random.experimental.stateless_fold_in(order_key, epoch))
     batches = tf.data.Dataset.from_tensor_slices(order).batch(
         config.batch_size).skip(first_step)
-    batches = batches.map(lambda idx: tf.gather(train_images, idx))
-    return iter(batches.prefetch(2))
+    batches = batches.map(lambda idx: dict(
+        images=tf.gather(train_images, idx), positions=tf.range(tf.size(idx))))
+    # Workers build the same global batches; TensorFlow splits each across
+    # all replicas of all workers (policy DATA: our data are not files).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    return iter(strategy.experimental_distribute_dataset(
+        batches.prefetch(2).with_options(options)))
 
-  writer = tf.summary.create_file_writer(str(model_dir / SUMMARY_DIR))
+  if chief:
+    writer = tf.summary.create_file_writer(str(model_dir / SUMMARY_DIR))
+  else:
+    writer = tf.summary.create_noop_writer()
   history = []
-  step = int(optimizer.iterations)
+  step = int(optimizer.iterations.numpy())
   last_save = time.monotonic()
   started = time.monotonic()
   start_step = step
@@ -321,11 +391,17 @@ def train_and_evaluate(config, model_dir, train_images, test_images):
         for key in sums:
           sums[key] += float(chunk[key])
         digits += float(chunk_digits)
-        step = int(optimizer.iterations)
-        if time.monotonic() - last_save >= config.checkpoint_secs:
+        step = int(optimizer.iterations.numpy())
+        # All workers save together, when any one's clock says so.
+        if distribute.any_worker(
+            strategy, time.monotonic() - last_save >= config.checkpoint_secs):
           manager.save(checkpoint_number=step)
           last_save = time.monotonic()
       train_seconds = time.monotonic() - epoch_start
+      # Validation runs outside `strategy.run`, on each task's copy of the
+      # variables, which all replicas keep identical: the same numbers under
+      # any strategy, with no collective ops, so no worker can wait on
+      # another here. It is small next to an epoch of training.
       eval_metrics = evaluate(codec, test_images, config.lmbda,
                               config.eval_batch_size)
       manager.save(checkpoint_number=step)
@@ -354,10 +430,22 @@ def train_and_evaluate(config, model_dir, train_images, test_images):
           train_seconds, format_seconds(eta))
   finally:
     # Also on Ctrl-C or an error: keep every finished step.
-    if int(optimizer.iterations) > _checkpoint_step(manager):
-      manager.save(checkpoint_number=int(optimizer.iterations))
+    if int(optimizer.iterations.numpy()) > _checkpoint_step(manager):
+      manager.save(checkpoint_number=int(optimizer.iterations.numpy()))
     writer.close()
+  if strategy is not tf.distribute.get_strategy():
+    codec = _plain_copy(codec, config)
   return codec, history
+
+
+def _plain_copy(codec, config):
+  # Export, evaluation and callers get ordinary variables, whatever the
+  # strategy; reading a distributed variable here gives its (one) value.
+  copy = model.Codec(config.latent_dims, seed=config.seed,
+                     architecture=config.architecture)
+  for target, source in zip(copy.variables, codec.variables):
+    target.assign(source.read_value())
+  return copy
 
 
 def _checkpoint_step(manager):
