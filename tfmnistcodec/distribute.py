@@ -162,10 +162,21 @@ def _task(strategy):
   return resolver.task_type, resolver.task_id
 
 
+def _name(strategy):
+  # By their public names: TensorFlow 2.14's classes are called
+  # CollectiveAllReduceStrategy and _DefaultDistributionStrategy.
+  if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return "MultiWorkerMirroredStrategy"
+  if isinstance(strategy, tf.distribute.MirroredStrategy):
+    return "MirroredStrategy"
+  if strategy is tf.distribute.get_strategy():
+    return "the default strategy"
+  return type(strategy).__name__
+
+
 def describe(strategy):
   """A few words on the strategy, its replicas and this task, for the log."""
-  words = (f"{type(strategy).__name__} with "
-           f"{strategy.num_replicas_in_sync} replica(s)")
+  words = f"{_name(strategy)} with {strategy.num_replicas_in_sync} replica(s)"
   task = _task(strategy)
   if task is not None:
     role = "chief" if is_chief(strategy) else "not the chief"
@@ -183,7 +194,7 @@ def per_replica_batch_size(global_batch_size, strategy):
   if global_batch_size % replicas:
     raise ValueError(
         f"batch_size {global_batch_size} is not divisible by the {replicas} "
-        f"replicas of {type(strategy).__name__}; the global batch is split "
+        f"replicas of {_name(strategy)}; the global batch is split "
         "evenly across them.")
   return global_batch_size // replicas
 
@@ -220,6 +231,8 @@ def checkpoint_manager(checkpoint, directory, strategy, **kwargs):
     return tf.train.CheckpointManager(checkpoint, str(directory), **kwargs)
   task_type, task_id = _task(strategy)
   folder = tempfile.mkdtemp(prefix=f"tfmnistcodec-{task_type}{task_id}-")
+  # Each save makes the folder again: nothing is left if no save comes.
+  os.rmdir(folder)
   logging.info("This task is not the chief: its checkpoints go to %s and are "
                "deleted after each save.", folder)
   return _TemporaryCheckpointManager(checkpoint, folder, **kwargs)
