@@ -33,17 +33,6 @@ def synthetic_digits(num, seed=0):
   return images.astype(np.uint8)[..., None]
 
 
-def run_python(args, cwd=None, env=None, timeout=300):
-  """Runs `python args...` in a fresh process; returns CompletedProcess."""
-  full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  full_env["PYTHONPATH"] = os.pathsep.join(
-      [str(REPO)] + [p for p in [full_env.get("PYTHONPATH")] if p])
-  full_env.update(env or {})
-  return subprocess.run(
-      [sys.executable, *args], cwd=cwd, env=full_env, capture_output=True,
-      text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
-
-
 class SyntheticMnistTestCase(tf.test.TestCase):
   """Tests with a tiny synthetic dataset stored as the TFDS `mnist`.
 
@@ -66,3 +55,14 @@ class SyntheticMnistTestCase(tf.test.TestCase):
   def tearDownClass(cls):
     shutil.rmtree(cls.tmp, ignore_errors=True)
     super().tearDownClass()
+
+
+def run_python(args, cwd=None, env=None, timeout=300):
+  """Runs `python args...` in a fresh process; returns CompletedProcess."""
+  full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  full_env["PYTHONPATH"] = os.pathsep.join(
+      [str(REPO)] + [p for p in [full_env.get("PYTHONPATH")] if p])
+  full_env.update(env or {})
+  return subprocess.run(
+      [sys.executable, *args], cwd=cwd, env=full_env, capture_output=True,
+      text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
