@@ -2,17 +2,12 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
-import numpy as np
 import tensorflow as tf
-
-from tfmnistcodec import data
 
 import testing_utils
 
@@ -20,24 +15,7 @@ BIN = testing_utils.REPO / "bin"
 TINY_FLAGS = ["--latent_dims=6", "--batch_size=32", "--lmbda=300"]
 
 
-class BinTest(tf.test.TestCase):
-
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    # A synthetic dataset stored as TFDS `mnist`, so the binaries' real data
-    # path (tfds.load from --data_dir) runs, offline and fast.
-    cls.tmp = tempfile.mkdtemp()
-    cls.data_dir = os.path.join(cls.tmp, "tfds")
-    train = testing_utils.synthetic_digits(128, seed=7)
-    test = testing_utils.synthetic_digits(40, seed=8)
-    data.write_mnist(cls.data_dir, train, np.arange(128) % 10, test,
-                     np.arange(40) % 10)
-
-  @classmethod
-  def tearDownClass(cls):
-    shutil.rmtree(cls.tmp, ignore_errors=True)
-    super().tearDownClass()
+class BinTest(testing_utils.SyntheticMnistTestCase):
 
   def run_bin(self, name, *flags):
     return testing_utils.run_python(

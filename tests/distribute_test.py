@@ -8,17 +8,14 @@ so a hung collective op cannot hang the tests.
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 
 from absl.testing import parameterized
-import numpy as np
 import tensorflow as tf
 
 from tfmnistcodec import data
@@ -214,22 +211,7 @@ def _free_ports(count):
       s.close()
 
 
-class MultiWorkerTest(tf.test.TestCase):
-
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    cls.tmp = tempfile.mkdtemp()
-    cls.data_dir = os.path.join(cls.tmp, "tfds")
-    train = testing_utils.synthetic_digits(128, seed=7)
-    test = testing_utils.synthetic_digits(40, seed=8)
-    data.write_mnist(cls.data_dir, train, np.arange(128) % 10, test,
-                     np.arange(40) % 10)
-
-  @classmethod
-  def tearDownClass(cls):
-    shutil.rmtree(cls.tmp, ignore_errors=True)
-    super().tearDownClass()
+class MultiWorkerTest(testing_utils.SyntheticMnistTestCase):
 
   def start_workers(self, model_dir, *flags):
     """Starts bin/train.py on two workers on loopback; returns the children."""

@@ -2,10 +2,15 @@
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
+import tensorflow as tf
+
+from tfmnistcodec import data
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -26,6 +31,30 @@ def synthetic_digits(num, seed=0):
       images[i] += np.exp(-np.sum((grid - center)**2, -1) / 4.)
   images = np.clip(images * 255, 0, 255)
   return images.astype(np.uint8)[..., None]
+
+
+class SyntheticMnistTestCase(tf.test.TestCase):
+  """Tests with a tiny synthetic dataset stored as the TFDS `mnist`.
+
+  So the binaries' real data path (tfds.load from `--data_dir`) runs, offline
+  and fast: 128 training and 40 test digits in `cls.data_dir`, inside the
+  class's temporary folder `cls.tmp`.
+  """
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.tmp = tempfile.mkdtemp()
+    cls.data_dir = os.path.join(cls.tmp, "tfds")
+    train = synthetic_digits(128, seed=7)
+    test = synthetic_digits(40, seed=8)
+    data.write_mnist(cls.data_dir, train, np.arange(128) % 10, test,
+                     np.arange(40) % 10)
+
+  @classmethod
+  def tearDownClass(cls):
+    shutil.rmtree(cls.tmp, ignore_errors=True)
+    super().tearDownClass()
 
 
 def run_python(args, cwd=None, env=None, timeout=300):
