@@ -10,7 +10,6 @@ string length), MAE and PSNR, and writes <model_dir>/results.json and a figure
 of 16 test digits beside their reconstructions and strings in hex.
 """
 
-import json
 import os
 import pathlib
 
