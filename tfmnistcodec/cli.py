@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfmnistcodec import data
 from tfmnistcodec import distribute
+from tfmnistcodec import evaluation
 from tfmnistcodec import export
 from tfmnistcodec import model
 from tfmnistcodec import training
@@ -24,7 +25,8 @@ __all__ = [
     "positive_float", "train_and_export", "user_errors"
 ]
 
-SAVED_MODEL_DIR = "saved_model"
+# Where a run keeps its SavedModel, inside --model_dir.
+SAVED_MODEL_DIR = evaluation.SAVED_MODEL_DIR
 
 # Errors that come from what the user asked for, shown as one line, no trace.
 USER_ERRORS = (data.DatasetError, ValueError, TypeError, FileNotFoundError,
