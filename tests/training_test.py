@@ -83,22 +83,47 @@ class TrainingTest(tf.test.TestCase):
         self.train_images, self.test_images)
     self.assertEmpty(history)
 
+  def test_prior_learns_with_its_own_faster_adam(self):
+    config = training.TrainConfig(**dict(TINY, architecture="improved"))
+    codec = model.Codec(8, seed=0, architecture="improved")
+    optimizer = training.make_optimizer(config.learning_rate)
+    prior_optimizer = training.make_prior_optimizer(config)
+    self.assertAllClose(prior_optimizer.learning_rate, 1e-2)
+    self.assertIsNone(training.make_prior_optimizer(
+        training.TrainConfig(**TINY)))
+    transforms, prior = training.split_variables(codec)
+    self.assertLen(transforms + prior, len(codec.trainable_variables))
+    before = [v.numpy() for v in transforms + prior]
+    training.train_step(codec, optimizer, self.train_images[:32], 500.,
+                        loss_lib.uniform_noise([32, 8], [0, 0]),
+                        prior_optimizer=prior_optimizer)
+    moved = [abs(v.numpy() - b).max() for v, b in zip(transforms + prior,
+                                                       before)]
+    # Adam's first step moves each variable by its learning rate times the
+    # sign of its gradient.
+    self.assertAllClose(max(moved[:len(transforms)]), 1e-3, rtol=1e-3)
+    self.assertAllClose(max(moved[len(transforms):]), 1e-2, rtol=1e-3)
+
   def test_resumed_run_equals_uninterrupted_run(self):
     # Stateless randomness keyed by seed, epoch and step: stopping after one
     # epoch and resuming gives the same variables as training straight on.
-    straight = self.get_temp_dir() + "/straight"
-    resumed = self.get_temp_dir() + "/resumed"
-    codec_a, _ = training.train_and_evaluate(
-        training.TrainConfig(**dict(TINY, epochs=2)), straight,
-        self.train_images, self.test_images)
-    training.train_and_evaluate(
-        training.TrainConfig(**TINY), resumed, self.train_images,
-        self.test_images)
-    codec_b, _ = training.train_and_evaluate(
-        training.TrainConfig(**dict(TINY, epochs=2)), resumed,
-        self.train_images, self.test_images)
-    for a, b in zip(codec_a.trainable_variables, codec_b.trainable_variables):
-      self.assertAllClose(a, b, rtol=1e-5, atol=1e-6, msg=a.name)
+    # `improved` checks that the prior's own Adam is checkpointed too.
+    for architecture in ("tutorial", "improved"):
+      tiny = dict(TINY, architecture=architecture)
+      straight = self.get_temp_dir() + "/straight_" + architecture
+      resumed = self.get_temp_dir() + "/resumed_" + architecture
+      codec_a, _ = training.train_and_evaluate(
+          training.TrainConfig(**dict(tiny, epochs=2)), straight,
+          self.train_images, self.test_images)
+      training.train_and_evaluate(
+          training.TrainConfig(**tiny), resumed, self.train_images,
+          self.test_images)
+      codec_b, _ = training.train_and_evaluate(
+          training.TrainConfig(**dict(tiny, epochs=2)), resumed,
+          self.train_images, self.test_images)
+      for a, b in zip(codec_a.trainable_variables,
+                      codec_b.trainable_variables):
+        self.assertAllClose(a, b, rtol=1e-5, atol=1e-6, msg=a.name)
 
   def test_resume_mid_epoch_after_a_time_based_checkpoint(self):
     model_dir = self.get_temp_dir() + "/midepoch"

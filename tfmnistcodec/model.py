@@ -30,18 +30,26 @@ class Architecture:
       the raw outputs: a background pixel decoded as -0.2 costs nothing.
     decay_learning_rate: After 70% of the steps, decay the learning rate
       exponentially to a tenth of its value at the last step.
+    prior_learning_rate_factor: The prior's variables have an Adam of their
+      own, with this many times the transforms' learning rate. Adam moves a
+      variable by about its learning rate per step, whatever the gradient,
+      so at 1e-3 the prior needs thousands of steps to narrow from its initial
+      width to the latents'; until it has, the rate term dominates the loss
+      and training spends its first epochs on it (README).
   """
   name: str
   prior: str = "logistic"
   clip_distortion: bool = False
   decay_learning_rate: bool = False
+  prior_learning_rate_factor: float = 1.
 
 
 ARCHITECTURES = {
     a.name: a for a in (
         Architecture("tutorial"),
         Architecture("improved", prior="deep_factorized",
-                     clip_distortion=True, decay_learning_rate=True),
+                     clip_distortion=True, decay_learning_rate=True,
+                     prior_learning_rate_factor=10.),
     )
 }
 DEFAULT_ARCHITECTURE = "tutorial"

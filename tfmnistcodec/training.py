@@ -34,6 +34,8 @@ from tfmnistcodec import model
 __all__ = [
     "TrainConfig",
     "make_optimizer",
+    "make_prior_optimizer",
+    "split_variables",
     "learning_rate",
     "train_step",
     "evaluate",
@@ -101,6 +103,26 @@ def make_optimizer(learning_rate):
   return tf.keras.optimizers.Adam(learning_rate=learning_rate)
 
 
+def make_prior_optimizer(config):
+  """The prior's own Adam, or `None` where the architecture has none.
+
+  Only architectures whose prior learns faster than the transforms
+  (`prior_learning_rate_factor` other than 1) have one; otherwise one Adam
+  updates every variable, as in the tutorial.
+  """
+  factor = model.get_architecture(config.architecture).prior_learning_rate_factor
+  if factor == 1:
+    return None
+  return make_optimizer(config.learning_rate * factor)
+
+
+def split_variables(codec):
+  """`(transform_variables, prior_variables)`: the codec's trainable ones."""
+  prior = {v.ref() for v in codec.prior.trainable_variables}
+  transforms = [v for v in codec.trainable_variables if v.ref() not in prior]
+  return transforms, list(codec.prior.trainable_variables)
+
+
 def learning_rate(config, step, total_steps):
   """The learning rate of `step` of `total_steps`, by `config.architecture`.
 
@@ -115,13 +137,15 @@ def learning_rate(config, step, total_steps):
   return config.learning_rate * .1**min(1., progress)
 
 
-def train_step(codec, optimizer, images, lmbda, noise, num_digits=None):
+def train_step(codec, optimizer, images, lmbda, noise, num_digits=None,
+               prior_optimizer=None):
   """One gradient step; under `tf.distribute`, one replica's part of it.
 
   Args:
     codec: A `model.Codec`.
-    optimizer: Its optimizer. Under a strategy, it sums the replicas'
-      gradients before applying them.
+    optimizer: Its optimizer (of the transforms only, when `prior_optimizer`
+      is given). Under a strategy, it sums the replicas' gradients before
+      applying them.
     images: uint8 `[n, 28, 28, 1]`: the step's digits, or this replica's share.
     lmbda: Weight of the distortion in the loss.
     noise: float32 `[n, latent_dims]`, uniform in [-0.5, 0.5): the stand-in
@@ -129,6 +153,8 @@ def train_step(codec, optimizer, images, lmbda, noise, num_digits=None):
     num_digits: Digits in the whole step, over all replicas; `n` if `None`.
       The loss is a mean over them, so the replicas' gradients sum to the
       gradient of the global batch's mean loss.
+    prior_optimizer: The prior's own optimizer (`make_prior_optimizer`), or
+      `None`: `optimizer` updates the prior too.
 
   Returns:
     A dict of float32 scalars, sums over `images`: `loss`, `rate` (bits) and
@@ -141,9 +167,15 @@ def train_step(codec, optimizer, images, lmbda, noise, num_digits=None):
     sums = {key: tf.reduce_sum(value) for key, value in per_digit.items()}
     sums["loss"] = loss_lib.loss(sums, lmbda)
     mean_loss = sums["loss"] / num_digits
-  variables = codec.trainable_variables
-  gradients = tape.gradient(mean_loss, variables)
-  optimizer.apply_gradients(zip(gradients, variables))
+  if prior_optimizer is None:
+    variables = codec.trainable_variables
+    gradients = tape.gradient(mean_loss, variables)
+    optimizer.apply_gradients(zip(gradients, variables))
+  else:
+    transforms, prior = split_variables(codec)
+    gradients = tape.gradient(mean_loss, transforms + prior)
+    optimizer.apply_gradients(zip(gradients[:len(transforms)], transforms))
+    prior_optimizer.apply_gradients(zip(gradients[len(transforms):], prior))
   return sums
 
 
@@ -225,8 +257,11 @@ def _check_or_write_config(model_dir, config, write=True):
     write_json(path, dataclasses.asdict(config))
 
 
-def _checkpoint(codec, optimizer):
-  return tf.train.Checkpoint(codec=codec, optimizer=optimizer)
+def _checkpoint(codec, optimizer, prior_optimizer=None):
+  if prior_optimizer is None:
+    return tf.train.Checkpoint(codec=codec, optimizer=optimizer)
+  return tf.train.Checkpoint(codec=codec, optimizer=optimizer,
+                             prior_optimizer=prior_optimizer)
 
 
 def restore_codec(model_dir):
@@ -295,10 +330,16 @@ def train_and_evaluate(config, model_dir, train_images, test_images,
     codec = model.Codec(config.latent_dims, seed=config.seed,
                         architecture=config.architecture)
     optimizer = make_optimizer(config.learning_rate)
-    # Create the optimizer's slots now, outside tf.function and before
+    prior_optimizer = make_prior_optimizer(config)
+    # Create the optimizers' slots now, outside tf.function and before
     # restoring.
-    optimizer.build(codec.trainable_variables)
-  checkpoint = _checkpoint(codec, optimizer)
+    if prior_optimizer is None:
+      optimizer.build(codec.trainable_variables)
+    else:
+      transforms, prior = split_variables(codec)
+      optimizer.build(transforms)
+      prior_optimizer.build(prior)
+  checkpoint = _checkpoint(codec, optimizer, prior_optimizer)
   manager = distribute.checkpoint_manager(
       checkpoint, model_dir / CHECKPOINT_DIR, strategy, max_to_keep=3,
       step_counter=optimizer.iterations)
@@ -329,7 +370,7 @@ def train_and_evaluate(config, model_dir, train_images, test_images,
     num_digits = tf.distribute.get_replica_context().all_reduce(
         tf.distribute.ReduceOp.SUM, digits)
     sums = train_step(codec, optimizer, batch["images"], lmbda, noise,
-                      num_digits)
+                      num_digits, prior_optimizer)
     # One vector, so that one all-reduce sums it over the replicas.
     return tf.stack([sums["loss"], sums["rate"], sums["distortion"], digits])
 
@@ -385,8 +426,11 @@ def train_and_evaluate(config, model_dir, train_images, test_images,
                         (epoch + 1) * steps_per_epoch - step)
         # Set per compiled call: the schedule moves in steps of
         # `steps_per_loop`, and a resumed run sets the same rates.
-        optimizer.learning_rate.assign(
-            learning_rate(config, step, total_steps))
+        step_rate = learning_rate(config, step, total_steps)
+        optimizer.learning_rate.assign(step_rate)
+        if prior_optimizer is not None:
+          prior_optimizer.learning_rate.assign(
+              step_rate * codec.architecture.prior_learning_rate_factor)
         chunk, chunk_digits = train_steps(iterator, tf.constant(num_steps))
         for key in sums:
           sums[key] += float(chunk[key])
