@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
-"""Seconds per training epoch: tfmnistcodec against the tutorial's Keras model.
+"""Seconds per training epoch: tfmnistcodec's architectures and the Keras model.
 
   bin/benchmark_training.py [--epochs=2 --repeats=3 --data_dir=...]
 
 Runs, alternating so that all see the same machine load, `--repeats` fresh
 processes of each of: tfmnistcodec's training loop as `bin/train.py` runs it
-(TensorFlow's oneDNN kernels on), the same loop with TensorFlow's defaults, and
-the TensorFlow Compression tutorial's Keras model
+(TensorFlow's oneDNN kernels on) with the `tutorial` and the `improved`
+architecture, the tutorial one with TensorFlow's defaults, and the TensorFlow
+Compression tutorial's Keras model
 (`benchmarks/keras_tutorial.py`, `Model.fit`, TensorFlow's defaults), each for
 `--epochs` epochs on MNIST with the default settings (lmbda 2000, batch 128),
 validating on the test split after every epoch. An epoch's time is its training
 plus its validation. The first epoch of each process also pays for tracing, so
 it is reported apart. Prints one JSON object: the medians, the ratios to
-Keras, and every measurement.
+Keras, the ratio of `improved` to `tutorial`, and every measurement.
 """
 
 import json
@@ -34,6 +35,8 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data folder.")
 _WORKER = flags.DEFINE_enum(
     "worker", None, ["tfmnistcodec"],
     "Internal: run one tfmnistcodec training and print its epoch times.")
+_ARCHITECTURE = flags.DEFINE_string(
+    "architecture", "tutorial", "Internal: the worker's architecture.")
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -46,7 +49,9 @@ def _train_once():
   test = data.load_numpy("mnist", "test", _DATA_DIR.value)
   with tempfile.TemporaryDirectory() as model_dir:
     _, history = training.train_and_evaluate(
-        training.TrainConfig(epochs=_EPOCHS.value), model_dir, train, test)
+        training.TrainConfig(epochs=_EPOCHS.value,
+                             architecture=_ARCHITECTURE.value),
+        model_dir, train, test)
   print(json.dumps(dict(epoch_seconds=[h["seconds"] for h in history])))
 
 
@@ -75,6 +80,7 @@ def main(argv):
   # name: (command, whether TensorFlow's oneDNN kernels are on)
   commands = {
       "tfmnistcodec": (ours, True),
+      "tfmnistcodec_improved": (ours + ["--architecture=improved"], True),
       "tfmnistcodec_tf_defaults": (ours, False),
       "keras_tutorial": ([
           sys.executable, str(REPO / "benchmarks" / "keras_tutorial.py"),
@@ -96,10 +102,14 @@ def main(argv):
             s for run in seconds for s in run[1:]),
         median_first_epoch_seconds=statistics.median(run[0] for run in seconds),
         runs=seconds)
-  for name in ("tfmnistcodec", "tfmnistcodec_tf_defaults"):
+  for name in ("tfmnistcodec", "tfmnistcodec_improved",
+               "tfmnistcodec_tf_defaults"):
     report[f"ratio_{name}_to_keras"] = (
         report[name]["median_epoch_seconds"] /
         report["keras_tutorial"]["median_epoch_seconds"])
+  report["ratio_improved_to_tutorial"] = (
+      report["tfmnistcodec_improved"]["median_epoch_seconds"] /
+      report["tfmnistcodec"]["median_epoch_seconds"])
   print(json.dumps(report, indent=2))
 
 
