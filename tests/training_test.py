@@ -91,7 +91,9 @@ class TrainingTest(tf.test.TestCase):
     self.assertAllClose(prior_optimizer.learning_rate, 1e-2)
     self.assertIsNone(training.make_prior_optimizer(
         training.TrainConfig(**TINY)))
-    transforms, prior = training.split_variables(codec)
+    groups = training.optimizer_groups(codec, optimizer, prior_optimizer)
+    self.assertEqual([g[0] for g in groups], [optimizer, prior_optimizer])
+    transforms, prior = (variables for _, variables in groups)
     self.assertLen(transforms + prior, len(codec.trainable_variables))
     before = [v.numpy() for v in transforms + prior]
     training.train_step(codec, optimizer, self.train_images[:32], 500.,

@@ -35,7 +35,7 @@ __all__ = [
     "TrainConfig",
     "make_optimizer",
     "make_prior_optimizer",
-    "split_variables",
+    "optimizer_groups",
     "learning_rate",
     "train_step",
     "evaluate",
@@ -116,11 +116,19 @@ def make_prior_optimizer(config):
   return make_optimizer(config.learning_rate * factor)
 
 
-def split_variables(codec):
-  """`(transform_variables, prior_variables)`: the codec's trainable ones."""
-  prior = {v.ref() for v in codec.prior.trainable_variables}
-  transforms = [v for v in codec.trainable_variables if v.ref() not in prior]
-  return transforms, list(codec.prior.trainable_variables)
+def optimizer_groups(codec, optimizer, prior_optimizer=None):
+  """`[(optimizer, variables), ...]`: which optimizer updates which variables.
+
+  `optimizer` updates all trainable variables of `codec`, or, given a
+  `prior_optimizer`, those of the transforms, and `prior_optimizer` the
+  prior's.
+  """
+  if prior_optimizer is None:
+    return [(optimizer, codec.trainable_variables)]
+  prior = list(codec.prior.trainable_variables)
+  refs = {v.ref() for v in prior}
+  transforms = [v for v in codec.trainable_variables if v.ref() not in refs]
+  return [(optimizer, transforms), (prior_optimizer, prior)]
 
 
 def learning_rate(config, step, total_steps):
@@ -167,15 +175,10 @@ def train_step(codec, optimizer, images, lmbda, noise, num_digits=None,
     sums = {key: tf.reduce_sum(value) for key, value in per_digit.items()}
     sums["loss"] = loss_lib.loss(sums, lmbda)
     mean_loss = sums["loss"] / num_digits
-  if prior_optimizer is None:
-    variables = codec.trainable_variables
-    gradients = tape.gradient(mean_loss, variables)
-    optimizer.apply_gradients(zip(gradients, variables))
-  else:
-    transforms, prior = split_variables(codec)
-    gradients = tape.gradient(mean_loss, transforms + prior)
-    optimizer.apply_gradients(zip(gradients[:len(transforms)], transforms))
-    prior_optimizer.apply_gradients(zip(gradients[len(transforms):], prior))
+  groups = optimizer_groups(codec, optimizer, prior_optimizer)
+  gradients = tape.gradient(mean_loss, [variables for _, variables in groups])
+  for (group_optimizer, variables), group_gradients in zip(groups, gradients):
+    group_optimizer.apply_gradients(zip(group_gradients, variables))
   return sums
 
 
@@ -258,10 +261,10 @@ def _check_or_write_config(model_dir, config, write=True):
 
 
 def _checkpoint(codec, optimizer, prior_optimizer=None):
-  if prior_optimizer is None:
-    return tf.train.Checkpoint(codec=codec, optimizer=optimizer)
-  return tf.train.Checkpoint(codec=codec, optimizer=optimizer,
-                             prior_optimizer=prior_optimizer)
+  # Runs without a prior optimizer keep the checkpoint layout they had.
+  extra = {} if prior_optimizer is None else dict(
+      prior_optimizer=prior_optimizer)
+  return tf.train.Checkpoint(codec=codec, optimizer=optimizer, **extra)
 
 
 def restore_codec(model_dir):
@@ -333,12 +336,9 @@ def train_and_evaluate(config, model_dir, train_images, test_images,
     prior_optimizer = make_prior_optimizer(config)
     # Create the optimizers' slots now, outside tf.function and before
     # restoring.
-    if prior_optimizer is None:
-      optimizer.build(codec.trainable_variables)
-    else:
-      transforms, prior = split_variables(codec)
-      optimizer.build(transforms)
-      prior_optimizer.build(prior)
+    for group_optimizer, variables in optimizer_groups(codec, optimizer,
+                                                       prior_optimizer):
+      group_optimizer.build(variables)
   checkpoint = _checkpoint(codec, optimizer, prior_optimizer)
   manager = distribute.checkpoint_manager(
       checkpoint, model_dir / CHECKPOINT_DIR, strategy, max_to_keep=3,
