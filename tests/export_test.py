@@ -9,6 +9,7 @@ import tensorflow as tf
 from tfmnistcodec import export
 from tfmnistcodec import loss as loss_lib
 from tfmnistcodec import model
+from tfmnistcodec import refinement
 
 import testing_utils
 
@@ -105,16 +106,37 @@ class ExportTest(tf.test.TestCase):
 
   def test_improved_architecture_round_trip(self):
     codec = model.Codec(latent_dims=10, seed=4, architecture="improved")
+    lmbda = 2000.
     path = os.path.join(self.get_temp_dir(), "improved")
-    module = export.export_saved_model(codec, path)
+    module = export.export_saved_model(codec, path, lmbda)
     loaded = tf.saved_model.load(path)
-    strings = loaded.signatures["compress"](images=self.images)["strings"]
-    self.assertAllEqual(strings, module.compress(self.images)["strings"])
-    y_hat = tf.round(codec.analysis_transform(
-        loss_lib.images_to_float(self.images)))
+    x = loss_lib.images_to_float(self.images)
+    y = codec.analysis_transform(x)
+    # `compress` codes the refined latents; `compress_fast` the rounded ones.
+    refined = refinement.refine_latents(
+        codec.synthesis_transform, codec.prior, x, y, lmbda,
+        model.get_architecture("improved").refine_steps)
+    for name, y_hat in (("compress", refined), ("compress_fast", tf.round(y))):
+      strings = loaded.signatures[name](images=self.images)["strings"]
+      self.assertAllEqual(strings, getattr(module, name)(self.images)["strings"])
+      self.assertAllEqual(
+          loaded.signatures["decompress"](strings=strings)["images"],
+          loss_lib.float_to_images(codec.synthesis_transform(y_hat)))
+    stream = loaded.signatures["compress_stream"](images=self.images)["string"]
     self.assertAllEqual(
-        loaded.signatures["decompress"](strings=strings)["images"],
-        loss_lib.float_to_images(codec.synthesis_transform(y_hat)))
+        loaded.signatures["decompress_stream"](
+            string=stream, count=len(self.images))["images"],
+        loss_lib.float_to_images(codec.synthesis_transform(refined)))
+
+  def test_refining_architecture_needs_lmbda(self):
+    codec = model.Codec(latent_dims=10, seed=4, architecture="improved")
+    with self.assertRaisesRegex(ValueError, "needs the lmbda"):
+      export.CodecModule(codec)
+
+  def test_compress_fast_is_compress_without_refinement(self):
+    module = export.CodecModule(self.codec)
+    self.assertAllEqual(module.compress_fast(self.images)["strings"],
+                        module.compress(self.images)["strings"])
 
   def test_round_trip_in_a_separate_process(self):
     tmp = self.get_temp_dir()
