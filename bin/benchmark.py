@@ -145,9 +145,9 @@ def main(argv):
         saved_model = evaluation.find_saved_model(_MODEL.value)
       else:
         saved_model = os.path.join(workdir, "saved_model")
-        codec, _ = training.restore_codec(
+        codec, config = training.restore_codec(
             os.path.join(workdir, f"run_{_REPEATS.value - 1}"))
-        export.export_saved_model(codec, saved_model)
+        export.export_saved_model(codec, saved_model, config.lmbda)
       result["coding"] = benchmark_coding(saved_model, test_images)
       result["coding_model"] = str(_MODEL.value or "this benchmark's model")
     result["peak_rss_mib"] = peak_rss_mib()

@@ -22,9 +22,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   with cli.user_errors():
-    codec, _ = training.restore_codec(_MODEL_DIR.value)
+    codec, config = training.restore_codec(_MODEL_DIR.value)
     path = pathlib.Path(_MODEL_DIR.value) / cli.SAVED_MODEL_DIR
-    export.export_saved_model(codec, path)
+    export.export_saved_model(codec, path, config.lmbda)
     logging.info("Exported the SavedModel to %s.", path)
 
 

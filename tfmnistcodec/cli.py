@@ -138,7 +138,7 @@ def train_and_export(config, model_dir, dataset="mnist", data_dir=None,
   if not distribute.is_chief(strategy):
     return codec, None, history
   path = pathlib.Path(model_dir) / SAVED_MODEL_DIR
-  export.export_saved_model(codec, path)
+  export.export_saved_model(codec, path, config.lmbda)
   logging.info("Exported the SavedModel to %s.", path)
   return codec, path, history
 

@@ -36,12 +36,18 @@ class Architecture:
       so at 1e-3 the prior needs thousands of steps to narrow from its initial
       width to the latents'; until it has, the rate term dominates the loss
       and training spends its first epochs on it (README).
+    refine_steps: Steps of encoder-side latent refinement when compressing
+      (`refinement.refine_latents`): the exported `compress` searches each
+      digit's latents for a lower rate + lmbda * distortion than the analysis
+      transform's, with the decoder unchanged. 0: no search, the latents are
+      the analysis transform's, rounded. Training is not affected.
   """
   name: str
   prior: str = "logistic"
   clip_distortion: bool = False
   decay_learning_rate: bool = False
   prior_learning_rate_factor: float = 1.
+  refine_steps: int = 0
 
 
 ARCHITECTURES = {
@@ -49,7 +55,7 @@ ARCHITECTURES = {
         Architecture("tutorial"),
         Architecture("improved", prior="deep_factorized",
                      clip_distortion=True, decay_learning_rate=True,
-                     prior_learning_rate_factor=10.),
+                     prior_learning_rate_factor=10., refine_steps=100),
     )
 }
 DEFAULT_ARCHITECTURE = "tutorial"

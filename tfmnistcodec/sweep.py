@@ -95,7 +95,8 @@ def run_sweep(lmbdas, workdir, config, dataset="mnist", data_dir=None):
     codec, _ = training.train_and_evaluate(
         dataclasses.replace(config, lmbda=lmbda), model_dir, train_images,
         test_images)
-    export.export_saved_model(codec, model_dir / evaluation.SAVED_MODEL_DIR)
+    export.export_saved_model(codec, model_dir / evaluation.SAVED_MODEL_DIR,
+                              lmbda)
     trained += 1
   return model_dirs
 
