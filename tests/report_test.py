@@ -89,7 +89,11 @@ class ReportTest(tf.test.TestCase):
     built = report.build(TUTORIAL + IMPROVED, CLASSICAL, dataset="mnist",
                          split="test", digits=100)
     text = report.markdown(built)
-    self.assertIn("| t2000 | tutorial | 2000 | 40.20 | 42.70 |", text)
+    self.assertIn("| t2000 | tutorial | 2000 | 40.20 | 42.70 | 40.30 |", text)
+    # With the streams file's own information content, when measured.
+    row = dict(TUTORIAL[0], streams_information_bits=40.25)
+    self.assertIn("| t2000 | tutorial | 2000 | 40.20 | 42.70 | 40.30 (40.25) |",
+                  report.markdown(report.build([row], CLASSICAL)))
     self.assertIn("| improved | tutorial | -20.0% | -20.0% | 4 vs 4 |", text)
     self.assertIn("| webp q0 | 96.6 | 773 | 0.0302 | 22.60 |", text)
     self.assertIn("| png | 274.0 | 2192 | 0.0000 | ∞ |", text)

@@ -136,13 +136,19 @@ def evaluate_saved_model(saved_model_dir, images, batch_size=1000):
   Returns:
     `(summary, result)`: the dict of `summarize` plus `streams_file_bytes`
     and `strings_file_bytes`, the bytes per digit of a file of all `images`
-    in each mode (`codecfile`); and the `CodingResult`.
+    in each mode (`codecfile`), and `streams_information_bits`, the mean
+    information content of the latents the streams file codes (when the
+    model refines latents, it refines them for the file's batches, which
+    can choose slightly other latents than `compress`'s batches); and the
+    `CodingResult`.
   """
   result = code_with_saved_model(saved_model_dir, images, batch_size)
   summary = summarize(images, result)
   file_codec = codecfile.FileCodec(saved_model_dir)
-  data, _ = file_codec.compress(images, mode=codecfile.STREAMS)
+  data, bits = file_codec.compress(images, mode=codecfile.STREAMS)
   summary["streams_file_bytes"] = len(data) / max(1, len(images))
+  summary["streams_information_bits"] = float(np.mean(bits)) if len(
+      bits) else 0.
   # The strings mode file holds exactly the strings coded above.
   data = container.pack(file_codec.fingerprint, result.strings)
   summary["strings_file_bytes"] = len(data) / max(1, len(images))

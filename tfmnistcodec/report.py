@@ -100,13 +100,19 @@ def _number(value, digits):
   return f"{value:.{digits}f}"
 
 
+def _streams_information(row):
+  bits = row.get("streams_information_bits")
+  return "" if bits is None else f" ({bits:.2f})"
+
+
 def markdown(report):
   """The report as Markdown: a table of models, BD-rates, classical codecs."""
   lines = [
       f"{report.get('digits', '?')} {report.get('dataset', '')} "
       f"{report.get('split', '')} digits.", "",
       "| model | architecture | λ | information bits/digit | string "
-      "bits/digit | streams file bits/digit | strings file bytes/digit | MAE "
+      "bits/digit | streams file bits/digit (its information) | strings "
+      "file bytes/digit | MAE "
       "| PSNR dB | best classical at ≤ MAE | its bytes/digit | × smaller |",
       "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
   ]
@@ -116,7 +122,8 @@ def markdown(report):
         f"| {row['name']} | {row['architecture']} | "
         f"{_number(row.get('lmbda'), 0)} | "
         f"{row['information_bits']:.2f} | {row['string_bits']:.2f} | "
-        f"{8 * row['streams_file_bytes']:.2f} | "
+        f"{8 * row['streams_file_bytes']:.2f}"
+        f"{_streams_information(row)} | "
         f"{row['strings_file_bytes']:.3f} | {row['mae']:.4f} | "
         f"{_number(row['psnr'], 2)} | "
         f"{_setting(best) if best else 'none'} | "
