@@ -140,8 +140,12 @@ MIRRORED_CHILD = textwrap.dedent("""
     results = dict(replicas=strategies["mirrored"].num_replicas_in_sync)
 
     def train(folder, strategy, **settings):
+      # The tutorial's architecture, on which issue 6's bar (1e-3) was set:
+      # with `improved`'s 10x faster prior, float summation-order differences
+      # grow faster (1.1e-3 after a resume at step 25, measured).
       config = training.TrainConfig(**dict(
-          dict(latent_dims=8, batch_size=32, eval_batch_size=64, lmbda=500.),
+          dict(latent_dims=8, batch_size=32, eval_batch_size=64, lmbda=500.,
+               architecture="tutorial"),
           **settings))
       _, history = training.train_and_evaluate(
           config, f"{out}/{folder}", train_images, test_images,
@@ -280,11 +284,14 @@ class MultiWorkerTest(testing_utils.SyntheticMnistTestCase):
     coded = evaluation.code_with_saved_model(
         os.path.join(model_dir, "saved_model"), images)
     self.assertEqual(coded.strings.shape, (40,))
+    # Without latent refinement, exactly what the checkpoint's weights give.
+    loaded = tf.saved_model.load(os.path.join(model_dir, "saved_model"))
+    strings = loaded.signatures["compress_fast"](images=images)["strings"]
     codec, _ = training.restore_codec(model_dir)
     y_hat = tf.round(codec.analysis_transform(
         loss_lib.images_to_float(images)))
     self.assertAllEqual(
-        coded.reconstructions,
+        loaded.signatures["decompress"](strings=strings)["images"],
         loss_lib.float_to_images(codec.synthesis_transform(y_hat)))
 
     # Two workers of one replica each took the same steps as one device: the

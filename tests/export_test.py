@@ -1,5 +1,6 @@
 """Tests of the SavedModel: signatures, and coding in a separate process."""
 
+import functools
 import os
 import textwrap
 
@@ -111,22 +112,31 @@ class ExportTest(tf.test.TestCase):
     module = export.export_saved_model(codec, path, lmbda)
     loaded = tf.saved_model.load(path)
     x = loss_lib.images_to_float(self.images)
-    y = codec.analysis_transform(x)
-    # `compress` codes the refined latents; `compress_fast` the rounded ones.
-    refined = refinement.refine_latents(
-        codec.synthesis_transform, codec.prior, x, y, lmbda,
-        model.get_architecture("improved").refine_steps)
-    for name, y_hat in (("compress", refined), ("compress_fast", tf.round(y))):
-      strings = loaded.signatures[name](images=self.images)["strings"]
-      self.assertAllEqual(strings, getattr(module, name)(self.images)["strings"])
-      self.assertAllEqual(
-          loaded.signatures["decompress"](strings=strings)["images"],
-          loss_lib.float_to_images(codec.synthesis_transform(y_hat)))
+    rounded = tf.round(codec.analysis_transform(x))
+    decompress = loaded.signatures["decompress"]
+    # `compress_fast`: exactly the analysis transform's latents, rounded.
+    strings = loaded.signatures["compress_fast"](images=self.images)["strings"]
+    self.assertAllEqual(strings, module.compress_fast(self.images)["strings"])
+    self.assertAllEqual(
+        decompress(strings=strings)["images"],
+        loss_lib.float_to_images(codec.synthesis_transform(rounded)))
+    # `compress`: refined latents, none coding worse than rounding.
+    strings = loaded.signatures["compress"](images=self.images)["strings"]
+    self.assertAllEqual(strings, module.compress(self.images)["strings"])
+    refined = module.entropy_model.decompress(strings, [])
+    self.assertAllEqual(
+        decompress(strings=strings)["images"],
+        loss_lib.float_to_images(codec.synthesis_transform(refined)))
+    loss = functools.partial(refinement.quantized_loss,
+                             codec.synthesis_transform, codec.prior, x,
+                             lmbda=lmbda)
+    self.assertAllLessEqual(loss(refined) - loss(rounded), 1e-3)
+    # The stream codes the same latents for the same batch.
     stream = loaded.signatures["compress_stream"](images=self.images)["string"]
     self.assertAllEqual(
         loaded.signatures["decompress_stream"](
             string=stream, count=len(self.images))["images"],
-        loss_lib.float_to_images(codec.synthesis_transform(refined)))
+        decompress(strings=strings)["images"])
 
   def test_refining_architecture_needs_lmbda(self):
     codec = model.Codec(latent_dims=10, seed=4, architecture="improved")

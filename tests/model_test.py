@@ -39,7 +39,8 @@ class ArchitectureTest(tf.test.TestCase):
                            other.prior.density.base._biases[0])  # pylint: disable=protected-access
 
   def test_learning_rate_schedule(self):
-    tutorial = training.TrainConfig(learning_rate=1e-3)
+    tutorial = training.TrainConfig(learning_rate=1e-3,
+                                    architecture="tutorial")
     improved = training.TrainConfig(learning_rate=1e-3,
                                     architecture="improved")
     for step in (0, 500, 999):

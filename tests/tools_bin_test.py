@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmnistcodec import data
+from tfmnistcodec import model
 
 import testing_utils
 
@@ -75,7 +76,11 @@ class ToolsBinTest(tf.test.TestCase):
     self.assertEqual(sorted(m["lmbda"] for m in report["models"]),
                      [100., 300.])
     for row in report["models"]:
-      self.assertEqual(row["architecture"], "tutorial")
+      self.assertEqual(row["architecture"], model.DEFAULT_ARCHITECTURE)
+      # The streams file codes what its own information content says.
+      self.assertBetween(8 * row["streams_file_bytes"],
+                         row["streams_information_bits"],
+                         row["streams_information_bits"] + 64)
       self.assertGreater(row["string_bits"], 0)
       self.assertGreater(row["strings_file_bytes"], row["string_bits"] / 8)
     self.assertEqual(
@@ -138,8 +143,8 @@ class ToolsBinTest(tf.test.TestCase):
     self.assertLen(printed["training"]["epoch_seconds"], 2)
     self.assertEqual(
         [(c["signature"], c["batch_size"]) for c in printed["coding"]],
-        [("compress", 1), ("decompress", 1), ("compress", 24),
-         ("decompress", 24)])
+        [("compress", 1), ("decompress", 1), ("compress_fast", 1),
+         ("compress", 24), ("decompress", 24), ("compress_fast", 24)])
     self.assertGreater(printed["peak_rss_mib"], 100)
 
 

@@ -90,7 +90,7 @@ class TrainingTest(tf.test.TestCase):
     prior_optimizer = training.make_prior_optimizer(config)
     self.assertAllClose(prior_optimizer.learning_rate, 1e-2)
     self.assertIsNone(training.make_prior_optimizer(
-        training.TrainConfig(**TINY)))
+        training.TrainConfig(**dict(TINY, architecture="tutorial"))))
     groups = training.optimizer_groups(codec, optimizer, prior_optimizer)
     self.assertEqual([g[0] for g in groups], [optimizer, prior_optimizer])
     transforms, prior = (variables for _, variables in groups)

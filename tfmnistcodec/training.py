@@ -59,8 +59,9 @@ class TrainConfig:
   """What a training run does.
 
   Attributes:
-    architecture: Name of a `model.Architecture` (prior and training
-      changes); `"tutorial"` is the TensorFlow Compression tutorial's model.
+    architecture: Name of a `model.Architecture` (prior, training and
+      encoder changes); `"tutorial"` is the TensorFlow Compression tutorial's
+      model, the default (`model.DEFAULT_ARCHITECTURE`) is `"improved"`.
     lmbda: Weight of the distortion in the loss, rate + lmbda * distortion.
     latent_dims: Number of latent dimensions.
     epochs: Passes over the training digits.
