@@ -3,7 +3,8 @@
 The layout follows the data flow: `data` (TFDS digits) -> `transforms`
 (analysis and synthesis `tf.Module`s) -> `entropy` (prior and range coder) ->
 `loss` (rate and distortion) -> `training` (the tape loop, checkpoints) ->
-`export` (SavedModel with `compress`/`decompress`) -> `evaluation`; the
+`refinement` (the encoder's per-digit latent search) -> `export` (SavedModel
+with `compress`/`decompress`) -> `evaluation`; the
 codec file layer: `container` (the format) -> `codecfile` (files through a
 SavedModel) -> `imageio` (users' PNG, .npy and idx files); and the study
 layer: `classical` (PNG/WebP/JPEG on the same digits), `bdrate` (Bjøntegaard
