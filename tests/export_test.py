@@ -1,9 +1,11 @@
 """Tests of the SavedModel: signatures, and coding in a separate process."""
 
 import functools
+import json
 import os
 import textwrap
 
+from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
@@ -34,8 +36,43 @@ CONSUMER = textwrap.dedent("""
              bits=coded["bits"].numpy(), images=decoded["images"].numpy())
 """)
 
+# Another consumer: calls every signature with an empty batch (N = 0), as a
+# `tf.data` pipeline's filtered last batch would, and prints what comes back.
+EMPTY_BATCH_CONSUMER = textwrap.dedent("""
+    import json
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_compression  # Registers the range coder's ops.
+    assert "tfmnistcodec" not in sys.modules
+    loaded = tf.saved_model.load(sys.argv[1])
+    outputs = {}
+    for name, function in sorted(loaded.signatures.items()):
+      inputs = {}
+      for key, spec in function.structured_input_signature[1].items():
+        if spec.shape.rank:  # A batch: N = 0.
+          inputs[key] = tf.zeros([0, *spec.shape[1:]], spec.dtype)
+        else:  # decompress_stream's string and count of zero digits.
+          inputs[key] = tf.zeros([], spec.dtype)
+      outputs[name] = {key: [value.dtype.name, value.shape.as_list()]
+                       for key, value in function(**inputs).items()}
+    # The stream of zero digits decodes to zero digits; other bytes do not.
+    stream = loaded.signatures["compress_stream"](
+        images=tf.zeros([0, 28, 28, 1], tf.uint8))["string"]
+    outputs["stream_of_zero_digits"] = stream.numpy().hex()
+    images = loaded.signatures["decompress_stream"](
+        string=stream, count=0)["images"]
+    outputs["its_images"] = [images.dtype.name, images.shape.as_list()]
+    try:
+      loaded.signatures["decompress_stream"](string=b"x", count=0)
+      outputs["x_for_zero_digits"] = "decoded"
+    except tf.errors.InvalidArgumentError:
+      outputs["x_for_zero_digits"] = "InvalidArgumentError"
+    print(json.dumps(outputs, sort_keys=True))
+""")
 
-class ExportTest(tf.test.TestCase):
+
+class ExportTest(tf.test.TestCase, parameterized.TestCase):
 
   @classmethod
   def setUpClass(cls):
@@ -170,6 +207,34 @@ class ExportTest(tf.test.TestCase):
     self.assertAllEqual(out["strings"], coded["strings"].numpy())
     self.assertAllClose(out["bits"], coded["bits"].numpy())
     self.assertEqual(out["bits"].dtype, np.float32)
+
+  @parameterized.parameters(model.DEFAULT_ARCHITECTURE, "tutorial")
+  def test_every_signature_takes_an_empty_batch(self, architecture):
+    tmp = self.get_temp_dir()
+    path = os.path.join(tmp, f"empty_batches_{architecture}")
+    export.export_saved_model(
+        model.Codec(latent_dims=10, seed=4, architecture=architecture), path,
+        lmbda=2000.)
+    script = os.path.join(tmp, "empty_batch_consumer.py")
+    with open(script, "w") as f:
+      f.write(EMPTY_BATCH_CONSUMER)
+    result = testing_utils.run_python([script, path])
+    self.assertEqual(result.returncode, 0, result.stderr)
+    images = ["uint8", [0, 28, 28, 1]]
+    no_strings = {"strings": ["string", [0]], "bits": ["float32", [0]]}
+    self.assertEqual(json.loads(result.stdout), {
+        "compress": no_strings,
+        "compress_fast": no_strings,
+        "compress_stream": {"string": ["string", []],
+                            "bits": ["float32", [0]]},
+        "decompress": {"images": images},
+        "decompress_stream": {"images": images},
+        "decompress_unchecked": {"images": images},
+        "fingerprint": {"fingerprint": ["string", []]},
+        "stream_of_zero_digits": "",
+        "its_images": images,
+        "x_for_zero_digits": "InvalidArgumentError",
+    })
 
   def test_tables_are_built_once_as_variables(self):
     module = export.CodecModule(self.codec)

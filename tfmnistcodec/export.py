@@ -29,6 +29,11 @@ batch, which pays the coder's per-string overhead of a few bits once) and
 without the sanity check, so that any bytes decode to a digit: the decoder as
 a generative model (bin/sample.py).
 
+Every signature takes an empty batch (N = 0: a `tf.data` pipeline's filtered
+last batch) and returns empty outputs of its dtype and shape, without calling
+the range coder, which fails or crashes on one: `compress_stream` of no
+digits is the empty string, which `decompress_stream(string, 0)` decodes.
+
 The fingerprint identifies what decoding depends on (the range-coding tables
 and the synthesis transform's weights); files made with `container` carry it,
 so a file is never decoded by a model that did not make it.
@@ -125,9 +130,9 @@ class CodecModule(tf.Module):
       float32 `[N]`, each digit's information content under the prior (the
       ideal length of its string, which the coder exceeds by a few bits).
     """
-    y = self._latents(images, refine=True)
-    _, bits = self.entropy_model(y, training=False)
-    return dict(strings=self.entropy_model.compress(y), bits=bits)
+    return _unless_empty(tf.shape(images)[0],
+                         lambda: self._compress(images, refine=True),
+                         _no_strings)
 
   @tf.function(input_signature=[
       tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8, name="images")
@@ -138,7 +143,13 @@ class CodecModule(tf.Module):
     The analysis transform's latents, rounded. For an architecture that does
     not refine, the same as `compress`.
     """
-    y = self._latents(images, refine=False)
+    return _unless_empty(tf.shape(images)[0],
+                         lambda: self._compress(images, refine=False),
+                         _no_strings)
+
+  def _compress(self, images, refine):
+    """`compress` or `compress_fast` of a batch of at least one digit."""
+    y = self._latents(images, refine=refine)
     _, bits = self.entropy_model(y, training=False)
     return dict(strings=self.entropy_model.compress(y), bits=bits)
 
@@ -161,9 +172,11 @@ class CodecModule(tf.Module):
     Fails with "Sanity check failed" if a string does not decode completely,
     as corrupt strings usually do not.
     """
-    y_hat = self.entropy_model.decompress(strings, [])
-    x_hat = self.synthesis_transform(y_hat)
-    return dict(images=loss_lib.float_to_images(x_hat))
+    def decode():
+      y_hat = self.entropy_model.decompress(strings, [])
+      return dict(images=self._images(y_hat))
+
+    return _unless_empty(tf.shape(strings)[0], decode, _no_images)
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name="strings")
@@ -175,10 +188,12 @@ class CodecModule(tf.Module):
     samples the decoder as a generative model. Never use it on files: a
     corrupt string decodes to a wrong digit without an error.
     """
-    coder = entropy.coder_with_tables(
-        self.entropy_model, coding_rank=1, decode_sanity_check=False)
-    x_hat = self.synthesis_transform(coder.decompress(strings, []))
-    return dict(images=loss_lib.float_to_images(x_hat))
+    def decode():
+      coder = entropy.coder_with_tables(
+          self.entropy_model, coding_rank=1, decode_sanity_check=False)
+      return dict(images=self._images(coder.decompress(strings, [])))
+
+    return _unless_empty(tf.shape(strings)[0], decode, _no_images)
 
   @tf.function(input_signature=[
       tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8, name="images")
@@ -194,10 +209,16 @@ class CodecModule(tf.Module):
       A dict: `string`, a scalar string, and `bits`, float32 `[N]`, each
       digit's information content.
     """
-    y = self._latents(images, refine=True)
-    _, bits = self.entropy_model(y, training=False)
-    coder = entropy.coder_with_tables(self.entropy_model, coding_rank=2)
-    return dict(string=coder.compress(y), bits=bits)
+    def code():
+      y = self._latents(images, refine=True)
+      _, bits = self.entropy_model(y, training=False)
+      coder = entropy.coder_with_tables(self.entropy_model, coding_rank=2)
+      return dict(string=coder.compress(y), bits=bits)
+
+    def no_digits():
+      return dict(string=tf.constant(b""), bits=tf.zeros([0], tf.float32))
+
+    return _unless_empty(tf.shape(images)[0], code, no_digits)
 
   @tf.function(input_signature=[
       tf.TensorSpec([], tf.string, name="string"),
@@ -207,12 +228,24 @@ class CodecModule(tf.Module):
     """A string from `compress_stream` and its digit count -> `[count, ...]`.
 
     Fails with "Sanity check failed" if the string does not decode completely
-    into `count` digits.
+    into `count` digits; for `count` 0, unless the string is empty.
     """
-    coder = entropy.coder_with_tables(self.entropy_model, coding_rank=2)
-    y_hat = coder.decompress(string, [count])
-    x_hat = self.synthesis_transform(y_hat)
-    return dict(images=loss_lib.float_to_images(x_hat))
+    def decode():
+      coder = entropy.coder_with_tables(self.entropy_model, coding_rank=2)
+      return dict(images=self._images(coder.decompress(string, [count])))
+
+    def no_digits():
+      with tf.control_dependencies([tf.debugging.assert_equal(
+          tf.strings.length(string), 0,
+          message="decompress_stream: count is 0, so the string must be "
+          "empty")]):
+        return _no_images()
+
+    return _unless_empty(count, decode, no_digits)
+
+  def _images(self, y_hat):
+    """Decoded latents `[N, latent_dims]` -> uint8 images `[N, 28, 28, 1]`."""
+    return loss_lib.float_to_images(self.synthesis_transform(y_hat))
 
   def signatures(self):
     """The SavedModel's signatures, by name."""
@@ -224,6 +257,23 @@ class CodecModule(tf.Module):
   def fingerprint(self):
     """The decoder's fingerprint, in hex (`FINGERPRINT_BYTES` bytes)."""
     return dict(fingerprint=tf.constant(self.fingerprint_hex))
+
+
+def _unless_empty(count, make, empty):
+  """`make()` for a batch of `count` digits, `empty()` if `count` is 0.
+
+  TFC's range coder ops fail on zero strings and crash on zero latent
+  vectors, so an empty batch must not reach them; `tf.cond` runs one branch.
+  """
+  return tf.cond(tf.not_equal(count, 0), make, empty)
+
+
+def _no_strings():
+  return dict(strings=tf.zeros([0], tf.string), bits=tf.zeros([0], tf.float32))
+
+
+def _no_images():
+  return dict(images=tf.zeros([0, *loss_lib.IMAGE_SHAPE], tf.uint8))
 
 
 def export_saved_model(codec, path, lmbda=None):
