@@ -1,15 +1,18 @@
 """Tests of reading users' digit files and writing decoded digits."""
 
+import errno
 import gzip
 import io
 import os
 import struct
 import tempfile
+from unittest import mock
 
 import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+from tfmnistcodec import atomic
 from tfmnistcodec import imageio
 
 import testing_utils
@@ -147,6 +150,37 @@ class ImageIOTest(tf.test.TestCase):
     umask = os.umask(0)
     os.umask(umask)
     self.assertEqual(os.stat(folder).st_mode & 0o777, 0o777 & ~umask)
+
+  def test_write_pngs_that_fail_or_are_interrupted_leave_nothing(self):
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    for error, expected, message in (
+        (full, atomic.OutputError, "No space left on device; nothing was "
+         "written.$"),
+        (KeyboardInterrupt(), KeyboardInterrupt, "")):
+      with self.subTest(type(error).__name__):
+        folder = tempfile.mkdtemp(dir=self.dir)
+        out = os.path.join(folder, "pngs")
+        saves = []
+        original_save = Image.Image.save
+
+        def save(image, path, *args, error=error, saves=saves,
+                 original_save=original_save, **kwargs):
+          if len(saves) == 2:
+            raise error
+          saves.append(path)
+          original_save(image, path, *args, **kwargs)
+
+        with mock.patch.object(Image.Image, "save", autospec=True,
+                               side_effect=save):
+          with self.assertRaisesRegex(expected, message):
+            imageio.write_pngs(out, np.concatenate([self.images] * 2))
+        self.assertLen(saves, 2)
+        self.assertEqual(os.listdir(folder), [])
+
+  def test_write_pngs_of_no_digits_is_an_empty_folder(self):
+    folder = os.path.join(self.dir, "none")
+    imageio.write_pngs(folder, self.images[:0])
+    self.assertEqual(os.listdir(folder), [])
 
   def test_write_npy(self):
     path = os.path.join(self.dir, "out.npy")

@@ -1,10 +1,29 @@
-"""Writing files so that a reader sees the old content or the new, never half."""
+"""Writing users' files safely: atomically, and never over one of the inputs.
+
+A reader of an output sees the old content or the new, never half: outputs
+are written to a hidden temporary name beside them, synced, and renamed into
+place, and a failed or interrupted write removes the temporary file.
+`check_output` refuses, before any work starts, an output that would replace
+one of the program's own inputs, or that cannot be written at all.
+"""
 
 import os
 import pathlib
+import stat
 import tempfile
 
-__all__ = ["write_bytes", "make_temp_dir"]
+__all__ = [
+    "OutputError", "check_output", "write_bytes", "write_error", "make_temp_dir"
+]
+
+
+class OutputError(OSError):
+  """An output that must not or cannot be written; the message says why."""
+
+
+_NOT_REGULAR = ("the output {path} is not a regular file (a device, FIFO or "
+                "socket), which a file written beside it and renamed would "
+                "replace; give a file name.")
 
 
 def _umask():
@@ -13,24 +32,132 @@ def _umask():
   return umask
 
 
+def _stat(path):
+  """`os.stat(path)` (following symlinks), or `None` if nothing is there."""
+  try:
+    return os.stat(path)
+  except OSError:
+    return None
+
+
+def _folders_up_from(path):
+  """`path` and every folder above it, resolved, as `(path, stat)` pairs."""
+  path = pathlib.Path(os.path.realpath(path))
+  for folder in (path, *path.parents):
+    folder_stat = _stat(folder)
+    if folder_stat is not None:
+      yield folder, folder_stat
+
+
+def check_output(path, inputs=(), folder=False):
+  """Raises `OutputError` unless writing `path` is safe and can work.
+
+  Call it before the work that makes the output, so that a wrong path costs
+  nothing. Files are compared by device and inode, so an input is found
+  whatever the names: `x`, `./x`, a symlink to `x` (as the output or as the
+  input), a hard link to `x`.
+
+  Args:
+    path: The output: a file, or with `folder=True` a folder to create.
+    inputs: The files and folders the program reads. `path` must be none of
+      them and must not lie inside one that is a folder.
+    folder: Whether the output is a folder (it may exist, as a folder).
+
+  Raises:
+    OutputError: `path` is one of the inputs or inside an input folder; or,
+      for a file, `path` is a folder, a device, FIFO or socket, or its folder
+      is missing or not writable; or, for a folder, it is a file, or the
+      first existing folder above it is not writable.
+  """
+  path = pathlib.Path(path)
+  path_stat = _stat(path)
+  for source in inputs:
+    source_stat = _stat(source)
+    if source_stat is None:
+      continue  # Reading it fails on its own, with its own message.
+    if path_stat is not None and os.path.samestat(path_stat, source_stat):
+      raise OutputError(
+          f"the output {path} is the input {source}: writing it would "
+          "destroy the input; choose another output.")
+    if os.path.isdir(source):
+      # The output's folder, or any folder above it, is the input folder.
+      for parent, parent_stat in _folders_up_from(path.parent):
+        if os.path.samestat(parent_stat, source_stat):
+          raise OutputError(
+              f"the output {path} is inside the input folder {source}; "
+              "choose an output outside it.")
+  parent = path.parent
+  if folder:
+    if path_stat is not None and not path.is_dir():
+      raise OutputError(f"the output {path} exists and is not a folder.")
+    # Missing folders above it are created; the first that exists must let
+    # us create one in it.
+    while not parent.exists() and parent != parent.parent:
+      parent = parent.parent
+  elif path_stat is not None and path.is_dir():
+    raise OutputError(f"the output {path} is a folder; give a file name.")
+  elif path_stat is not None and not stat.S_ISREG(path_stat.st_mode):
+    raise OutputError(_NOT_REGULAR.format(path=path))
+  if not parent.is_dir():
+    raise OutputError(f"cannot write {path}: "
+                      + (f"{parent} is not a folder." if parent.exists() else
+                         f"the folder {parent} does not exist."))
+  if not os.access(parent, os.W_OK):
+    raise OutputError(f"cannot write {path}: the folder {parent} is not "
+                      "writable (read-only, or no permission).")
+
+
 def write_bytes(path, data):
   """Writes `data` to `path` via a temporary file in the same folder + rename.
 
-  An interrupted write leaves at most a hidden `.NAME.*.tmp` file, never a
-  partial `path`.
+  The temporary file is synced before the rename, so after a crash `path`
+  holds the old bytes or the new ones. A failed or interrupted write removes
+  the temporary file and leaves `path` as it was.
+
+  Raises:
+    OutputError: the file cannot be written (missing or read-only folder,
+      full disk, `path` is a folder, a device or a FIFO, ...); the message
+      names `path`.
   """
   path = pathlib.Path(path)
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                             dir=path.parent)
+  try:
+    mode = os.lstat(path).st_mode
+  except OSError:
+    mode = None  # Nothing there (or it cannot be seen: mkstemp will say).
+  if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or
+                               stat.S_ISDIR(mode)):
+    # Renaming over it would replace a device (/dev/null) or FIFO with a file.
+    raise OutputError(_NOT_REGULAR.format(path=path))
+  try:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                               dir=path.parent)
+  except OSError as e:
+    raise write_error(path, e) from e
   try:
     # mkstemp makes the file private (0600); give it the usual permissions.
     os.fchmod(fd, 0o666 & ~_umask())
     with os.fdopen(fd, "wb") as f:
       f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
     os.replace(tmp, path)
-  except BaseException:
+  except BaseException as e:
     os.unlink(tmp)
+    if isinstance(e, OSError):
+      raise write_error(path, e) from e
     raise
+
+
+def write_error(path, error):
+  """An `OutputError` for `error`, an `OSError` from writing `path`."""
+  path = pathlib.Path(path)
+  if isinstance(error, FileNotFoundError) and not path.parent.is_dir():
+    why = f"the folder {path.parent} does not exist"
+  elif isinstance(error, IsADirectoryError):
+    why = "it is a folder"
+  else:
+    why = error.strerror or str(error)
+  return OutputError(f"cannot write {path}: {why}; nothing was written.")
 
 
 def make_temp_dir(folder, prefix):

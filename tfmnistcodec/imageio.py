@@ -155,19 +155,30 @@ def write_pngs(folder, images):
   """Writes one PNG per digit, `000000.png`, ... into a new folder, atomically.
 
   The PNGs are written into a temporary folder beside `folder`, which is then
-  renamed into place; `folder` must not exist, or be empty.
+  renamed into place; `folder` must not exist, or be empty. A failed or
+  interrupted write removes the temporary folder.
+
+  Raises:
+    FileExistsError: `folder` exists and is not an empty folder.
+    atomic.OutputError: the PNGs cannot be written (read-only folder, full
+      disk, ...).
   """
   folder = pathlib.Path(folder)
   if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
     raise FileExistsError(f"{folder}: exists and is not an empty folder.")
-  folder.parent.mkdir(parents=True, exist_ok=True)
-  tmp = atomic.make_temp_dir(folder.parent, prefix=f".{folder.name}.")
+  try:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic.make_temp_dir(folder.parent, prefix=f".{folder.name}.")
+  except OSError as e:
+    raise atomic.write_error(folder, e) from e
   try:
     for i, image in enumerate(images):
       Image.fromarray(image[..., 0]).save(tmp / f"{i:06d}.png")
     if folder.exists():
       folder.rmdir()
     os.rename(tmp, folder)
-  except BaseException:
+  except BaseException as e:
     shutil.rmtree(tmp, ignore_errors=True)
+    if isinstance(e, OSError):
+      raise atomic.write_error(folder, e) from e
     raise
