@@ -136,6 +136,9 @@ def main(argv):
       if len(parts) != 2 or not all(p.isdigit() and int(p) > 0
                                     for p in parts):
         raise ValueError(f"--batch_calls: {spec!r} is not SIZE:CALLS.")
+    if _OUTPUT.value:
+      atomic.check_output(_OUTPUT.value,
+                          inputs=[_MODEL.value] if _MODEL.value else [])
     train_images = data.load_numpy("mnist", "train", _DATA_DIR.value)
     test_images = data.load_numpy("mnist", "test", _DATA_DIR.value)
     result = dict(

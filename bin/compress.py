@@ -8,11 +8,16 @@ order), a .npy uint8 array [N, 28, 28] or
 [N, 28, 28, 1], or an MNIST idx image file (raw or gzipped); the digits are
 coded in the order given; --mode chooses one stream per 10,000 digits
 (default, smallest) or one string per digit (random access). The file is
-written atomically. Prints one line: digits, bytes, bits per digit.
+written atomically, and never over an input: an --output that is one of the
+INPUTs (by any name: ./X, a symlink, a hard link), or lies inside an input
+folder or the model's, is refused before any work. An empty input (an .npy of
+zero digits) gives a valid file of zero digits. Prints one line: digits,
+bytes, bits per digit.
 """
 
 from absl import app
 from absl import flags
+from absl import logging
 import numpy as np
 
 from tfmnistcodec import atomic
@@ -36,12 +41,16 @@ def main(argv):
     raise app.UsageError("give at least one input file.")
   with cli.user_errors():
     images = np.concatenate([imageio.read_images(path) for path in inputs])
+    atomic.check_output(_OUTPUT.value, inputs=[*inputs, _MODEL.value])
     codec = codecfile.FileCodec(_MODEL.value)
-    data, bits = codec.compress(images, mode=_MODE.value)
+    logging.info("Compressing %d digits (%s mode).", len(images), _MODE.value)
+    data, bits = cli.interruptible(codec.compress, images, mode=_MODE.value)
     atomic.write_bytes(_OUTPUT.value, data)
-    print(f"{len(images)} digits -> {_OUTPUT.value}: {len(data)} bytes, "
-          f"{8 * len(data) / max(1, len(images)):.2f} bits/digit "
-          f"(information content {np.mean(bits) if len(bits) else 0:.2f})")
+    per_digit = (f", {8 * len(data) / len(images):.2f} bits/digit "
+                 f"(information content {np.mean(bits):.2f})"
+                 if len(images) else "")
+    print(f"{len(images)} digits -> {_OUTPUT.value}: {len(data)} bytes"
+          + per_digit)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,16 @@
 
 With an --output ending in .npy, writes one uint8 array [N, 28, 28, 1];
 otherwise a new (or empty) folder of PNGs 000000.png, 000001.png, ... Nothing
-is written unless the whole file decodes; outputs are written atomically.
-Prints one line: digits, bytes, bits per digit.
+is written unless the whole file decodes; outputs are written atomically, and
+never over the input: an --output that is FILE (by any name) or lies inside
+the model's folder is refused before any work. Prints one line: digits,
+bytes, bits per digit.
 """
 
 from absl import app
 from absl import flags
 
+from tfmnistcodec import atomic
 from tfmnistcodec import cli
 from tfmnistcodec import codecfile
 from tfmnistcodec import imageio
@@ -27,19 +30,24 @@ def main(argv):
   if len(argv) != 2:
     raise app.UsageError("give exactly one file to decompress.")
   path = argv[1]
+  to_npy = _OUTPUT.value.endswith(".npy")
   with cli.user_errors():
     data = imageio.read_file(path)
+    atomic.check_output(_OUTPUT.value, inputs=[path, _MODEL.value],
+                        folder=not to_npy)
     codec = codecfile.FileCodec(_MODEL.value)
     try:
-      images = codec.decompress(data)
+      images = cli.interruptible(codec.decompress, data)
     except codecfile.CodecFileError as e:
       raise codecfile.CodecFileError(f"{path}: {e}") from None
-    if _OUTPUT.value.endswith(".npy"):
+    if to_npy:
       imageio.write_npy(_OUTPUT.value, images)
     else:
       imageio.write_pngs(_OUTPUT.value, images)
+    per_digit = (f", {8 * len(data) / len(images):.2f} bits/digit"
+                 if len(images) else "")
     print(f"{path} -> {_OUTPUT.value}: {len(images)} digits, {len(data)} "
-          f"bytes, {8 * len(data) / max(1, len(images)):.2f} bits/digit")
+          "bytes" + per_digit)
 
 
 if __name__ == "__main__":

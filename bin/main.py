@@ -22,6 +22,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 from absl import app
 from absl import flags
 
+from tfmnistcodec import atomic
 from tfmnistcodec import cli
 from tfmnistcodec import data
 from tfmnistcodec import evaluation
@@ -44,12 +45,16 @@ def main(argv):
                                              FLAGS.data_dir, FLAGS.strategy)
     if saved_model is None:
       return  # A worker that is not the chief: the chief codes the digits.
+    figure = pathlib.Path(_FIGURE.value or model_dir / "digits.png")
+    # Never over what the run reads back: its config, checkpoints, model.
+    atomic.check_output(figure, inputs=[
+        model_dir / training.CONFIG_FILE, model_dir / training.CHECKPOINT_DIR,
+        model_dir / training.SUMMARY_DIR, saved_model])
     images = data.load_numpy(FLAGS.dataset, "test", FLAGS.data_dir)
     result = evaluation.code_with_saved_model(saved_model, images)
     summary = evaluation.summarize(images, result)
     summary.update(dataset=FLAGS.dataset, split="test", lmbda=config.lmbda,
                    saved_model=str(saved_model))
-    figure = pathlib.Path(_FIGURE.value or model_dir / "digits.png")
     evaluation.figure(images, result, figure)
     training.write_json(model_dir / "results.json", summary)
     print(f"{summary['digits']} {FLAGS.dataset} test digits through "

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression  # pylint: disable=unused-import  # Coder ops.
 
+from tfmnistcodec import atomic
 from tfmnistcodec import cli
 from tfmnistcodec import evaluation
 from tfmnistcodec import report
@@ -36,6 +37,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   with cli.user_errors():
     saved_model = evaluation.find_saved_model(_MODEL.value)
+    atomic.check_output(_OUTPUT.value, inputs=[saved_model])
     loaded = tf.saved_model.load(str(saved_model))
     if "decompress_unchecked" not in loaded.signatures:
       raise ValueError(f"the SavedModel in {saved_model} has no "

@@ -11,6 +11,7 @@ string in hex and its length and information content in bits.
 from absl import app
 from absl import flags
 
+from tfmnistcodec import atomic
 from tfmnistcodec import cli
 from tfmnistcodec import data
 from tfmnistcodec import evaluation
@@ -31,6 +32,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   with cli.user_errors():
     saved_model = evaluation.find_saved_model(_MODEL.value)
+    atomic.check_output(_OUTPUT.value, inputs=[saved_model])
     images = data.load_numpy(_DATASET.value, "test", _DATA_DIR.value)
     if _SKIP.value >= len(images):
       raise ValueError(f"--skip={_SKIP.value} is past the last of the "

@@ -2,8 +2,13 @@
 
 import gzip
 import os
+import shlex
+import signal
 import struct
+import subprocess
+import sys
 import tempfile
+import time
 
 import numpy as np
 from PIL import Image
@@ -38,8 +43,8 @@ class CodecBinTest(tf.test.TestCase):
     cls.expected = codecfile.FileCodec(cls.model).decompress(
         codecfile.FileCodec(cls.model).compress(cls.images)[0])
 
-  def run_bin(self, name, *args):
-    return testing_utils.run_python([str(BIN / name), *args])
+  def run_bin(self, name, *args, cwd=None):
+    return testing_utils.run_python([str(BIN / name), *args], cwd=cwd)
 
   def new_dir(self):
     return tempfile.mkdtemp(dir=self.tmp)
@@ -155,6 +160,199 @@ class CodecBinTest(tf.test.TestCase):
                               f"--output={out}", path)
         self.assert_one_line_error(result, message)
         self.assertFalse(os.path.exists(out))
+
+  def test_never_writes_over_an_input(self):
+    work = self.new_dir()
+    digits = os.path.join(work, "d.npy")
+    np.save(digits, self.images)
+    coded = os.path.join(work, "c.npy")  # A file of digits, named .npy.
+    with open(coded, "wb") as f:
+      f.write(codecfile.FileCodec(self.model).compress(self.images)[0])
+    os.symlink("d.npy", os.path.join(work, "d_link.npy"))
+    os.symlink("c.npy", os.path.join(work, "c_link.npy"))
+    os.link(digits, os.path.join(work, "d_hard.npy"))
+    pngs = os.path.join(work, "pngs")
+    os.mkdir(pngs)
+    Image.fromarray(self.images[0, ..., 0]).save(os.path.join(pngs, "0.png"))
+    before = {name: self.read(work, name) for name in ("d.npy", "c.npy")}
+    model = f"--model={self.model}"
+    # Each way of naming an input, once; atomic_test.py has every case.
+    cases = {
+        "compress, same name": ("compress.py", "--output=d.npy", "d.npy"),
+        "compress, ./": ("compress.py", "--output=./d.npy", "d.npy"),
+        "compress, through a symlink": ("compress.py", "--output=d.npy",
+                                        "d_link.npy"),
+        "compress, hard link, the second input": (
+            "compress.py", "--output=d_hard.npy", "pngs", "d.npy"),
+        "compress, inside the input folder": ("compress.py",
+                                              "--output=pngs/x.tmnc", "pngs"),
+        "decompress, same name": ("decompress.py", "--output=c.npy", "c.npy"),
+        "decompress, ./": ("decompress.py", "--output=./c.npy", "c.npy"),
+        "decompress, through a symlink": ("decompress.py", "--output=c.npy",
+                                          "c_link.npy"),
+        "decompress, PNGs inside the model": (
+            "decompress.py", f"--output={self.model}/pngs", "c.npy"),
+    }
+    for name, (binary, *args) in cases.items():
+      with self.subTest(name):
+        result = self.run_bin(binary, model, *args, cwd=work)
+        self.assert_one_line_error(
+            result, "(is the input|is inside the input folder)")
+        for file, data in before.items():
+          self.assertEqual(self.read(work, file), data)
+    self.assertCountEqual(
+        os.listdir(work),
+        ["d.npy", "c.npy", "d_link.npy", "c_link.npy", "d_hard.npy", "pngs"])
+    self.assertEqual(os.listdir(pngs), ["0.png"])
+    self.assertCountEqual(os.listdir(self.model),
+                          ["saved_model.pb", "variables", "assets",
+                           "fingerprint.pb"])
+
+  def test_outputs_that_cannot_be_written(self):
+    work = self.new_dir()
+    os.mkdir(os.path.join(work, "folder"))
+    model = f"--model={self.model}"
+    for args, message in (
+        (["--output=folder", self.idx_gz], "the output folder is a folder"),
+        (["--output=missing/x.tmnc", self.idx_gz],
+         "the folder missing does not exist")):
+      with self.subTest(args[0]):
+        result = self.run_bin("compress.py", model, *args, cwd=work)
+        self.assert_one_line_error(result, message)
+        self.assertEqual(os.listdir(work), ["folder"])
+        self.assertEqual(os.listdir(os.path.join(work, "folder")), [])
+
+  def run_on_tmpfs(self, mount_options, fill, *runs):
+    """Runs binaries with a fresh tmpfs mounted at `work/mnt`, just for them.
+
+    In a user and mount namespace of their own (`unshare`), so it needs no
+    privileges and leaves no mount behind.
+
+    Args:
+      mount_options: tmpfs options, e.g. "size=32k" or "ro".
+      fill: Whether to fill the tmpfs first, so every write finds it full.
+      *runs: `(binary, args...)` tuples; args may name `{mnt}`.
+
+    Returns:
+      `(results, listing)`: a `(returncode, stderr)` pair per run, and the
+      names in the tmpfs after the last run.
+    """
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True,
+                           check=False)
+    if probe.returncode:
+      self.skipTest("no unprivileged mount namespaces here (unshare -rm: "
+                    f"{probe.stderr.decode().strip()})")
+    work = self.new_dir()
+    mnt = os.path.join(work, "mnt")
+    os.mkdir(mnt)
+    lines = [f"mount -t tmpfs -o {mount_options} tmpfs {shlex.quote(mnt)} "
+             "|| exit 99"]
+    if fill:  # Fails when the disk is full, as it should.
+      lines.append(f"cat /dev/zero > {shlex.quote(mnt)}/fill 2>/dev/null")
+    for i, (binary, *args) in enumerate(runs):
+      command = [sys.executable, str(BIN / binary),
+                 *(a.format(mnt=mnt) for a in args)]
+      out = shlex.quote(os.path.join(work, str(i)))
+      lines.append(f"{shlex.join(command)} >{out}.out 2>{out}.err; "
+                   f"echo $? >{out}.rc")
+    lines.append(f"ls -A {shlex.quote(mnt)} >{shlex.quote(work)}/listing")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=str(testing_utils.REPO))
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", "\n".join(lines)],
+                          env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+    self.assertNotEqual(done.returncode, 99, done.stderr)
+    results = []
+    for i in range(len(runs)):
+      with open(os.path.join(work, f"{i}.rc")) as rc, open(
+          os.path.join(work, f"{i}.err")) as err:
+        results.append(subprocess.CompletedProcess(
+            runs[i], int(rc.read()), "", err.read()))
+    with open(os.path.join(work, "listing")) as f:
+      return results, f.read().split()
+
+  def test_full_and_read_only_disks_end_with_one_line_and_leave_nothing(self):
+    coded = os.path.join(self.new_dir(), "digits.tmnc")
+    with open(coded, "wb") as f:
+      f.write(codecfile.FileCodec(self.model).compress(self.images)[0])
+    model = f"--model={self.model}"
+    runs = (("compress.py", model, "--output={mnt}/x.tmnc", self.idx_gz),
+            ("decompress.py", model, "--output={mnt}/x.npy", coded),
+            ("decompress.py", model, "--output={mnt}/pngs", coded))
+    for options, fill, message in (
+        ("size=32k", True, "No space left on device; nothing was written."),
+        ("ro", False, r"is not writable \(read-only, or no permission\).")):
+      with self.subTest(options):
+        results, listing = self.run_on_tmpfs(options, fill, *runs)
+        for result in results:
+          self.assert_one_line_error(result, message)
+        self.assertEqual(listing, ["fill"] if fill else [])
+
+  def test_signals_stop_a_long_compress_cleanly(self):
+    work = self.new_dir()
+    improved = os.path.join(work, "improved")
+    export.export_saved_model(
+        model.Codec(latent_dims=10, seed=3, architecture="improved"),
+        improved, lmbda=2000.)
+    # Minutes of latent refinement: far longer than the test waits.
+    digits = os.path.join(work, "digits.npy")
+    np.save(digits, np.concatenate([self.images] * 100))
+    out = os.path.join(work, "out.tmnc")
+    for signum in (signal.SIGTERM, signal.SIGINT):
+      with self.subTest(signal.Signals(signum).name):
+        process = subprocess.Popen(
+            [sys.executable, str(BIN / "compress.py"), f"--model={improved}",
+             f"--output={out}", digits],
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+                     PYTHONPATH=str(testing_utils.REPO)),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:
+          log = []
+          for line in process.stderr:  # Until the coding has started.
+            log.append(line)
+            if "Compressing 3000 digits" in line:
+              break
+          time.sleep(1)
+          process.send_signal(signum)
+          stdout, rest = process.communicate(timeout=60)
+        finally:
+          process.kill()
+          process.wait()
+        result = subprocess.CompletedProcess(
+            process.args, process.returncode, stdout, "".join(log) + rest)
+        self.assertEqual(result.returncode, 128 + signum, result.stderr)
+        self.assert_one_line_error(
+            result, f"interrupted by {signal.Signals(signum).name}")
+        self.assertEqual(stdout, "")
+        self.assertCountEqual(os.listdir(work), ["improved", "digits.npy"])
+
+  def test_an_empty_npy_round_trips(self):
+    work = self.new_dir()
+    empty = os.path.join(work, "empty.npy")
+    np.save(empty, np.zeros([0, 28, 28], np.uint8))
+    model = f"--model={self.model}"
+    for mode, output in (("streams", "out.npy"), ("strings", "pngs")):
+      with self.subTest(mode):
+        coded = os.path.join(work, f"{mode}.tmnc")
+        result = self.run_bin("compress.py", model, f"--mode={mode}",
+                              f"--output={coded}", empty)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertRegex(result.stdout, r"^0 digits -> .*: \d+ bytes$")
+        self.assertEqual(container.unpack(self.read(work, coded)).num_digits,
+                         0)
+        result = self.run_bin("decompress.py", model,
+                              f"--output={os.path.join(work, output)}", coded)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertRegex(result.stdout, r"-> .*: 0 digits, \d+ bytes$")
+    decoded = np.load(os.path.join(work, "out.npy"))
+    self.assertEqual((decoded.shape, decoded.dtype),
+                     ((0, 28, 28, 1), np.uint8))
+    self.assertEqual(os.listdir(os.path.join(work, "pngs")), [])
+
+  def read(self, folder, name):
+    with open(os.path.join(folder, name), "rb") as f:
+      return f.read()
 
   def test_wrong_model_folder(self):
     result = self.run_bin("compress.py", f"--model={self.tmp}/nothing",

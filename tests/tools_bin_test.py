@@ -130,6 +130,16 @@ class ToolsBinTest(tf.test.TestCase):
     result = self.run_bin_without_data(
         "sample.py", f"--model={self.tmp}", f"--output={samples}")
     self.assert_one_line_error(result, "holds no SavedModel")
+    # Neither writes into the model it reads.
+    listing = sorted(os.listdir(os.path.join(model, "saved_model")))
+    for binary, run in (("show.py", self.run_bin),
+                        ("sample.py", self.run_bin_without_data)):
+      with self.subTest(binary):
+        result = run(binary, f"--model={model}",
+                     f"--output={model}/saved_model/saved_model.pb")
+        self.assert_one_line_error(result, "is inside the input folder")
+        self.assertEqual(sorted(os.listdir(os.path.join(model, "saved_model"))),
+                         listing)
 
   def test_benchmark_prints_json(self):
     out = os.path.join(self.get_temp_dir(), "benchmark.json")

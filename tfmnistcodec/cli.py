@@ -5,14 +5,17 @@ call the library. Library modules never read flags.
 """
 
 import contextlib
+import os
 import pathlib
 import signal
 import sys
+import threading
 
 from absl import flags
 from absl import logging
 import tensorflow as tf
 
+from tfmnistcodec import atomic
 from tfmnistcodec import data
 from tfmnistcodec import distribute
 from tfmnistcodec import evaluation
@@ -22,16 +25,16 @@ from tfmnistcodec import training
 
 __all__ = [
     "SAVED_MODEL_DIR", "define_training_flags", "train_config_from_flags",
-    "positive_float", "train_and_export", "user_errors"
+    "positive_float", "train_and_export", "user_errors", "interruptible",
+    "Interrupted"
 ]
 
 # Where a run keeps its SavedModel, inside --model_dir.
 SAVED_MODEL_DIR = evaluation.SAVED_MODEL_DIR
 
-# Errors that come from what the user asked for, shown as one line, no trace.
-USER_ERRORS = (data.DatasetError, ValueError, TypeError, FileNotFoundError,
-               FileExistsError, NotADirectoryError, IsADirectoryError,
-               PermissionError)
+# Errors that come from what the user asked for, or from the machine (a full
+# disk, a read-only folder: every `OSError`), shown as one line, no trace.
+USER_ERRORS = (data.DatasetError, ValueError, TypeError, OSError)
 
 
 def define_training_flags(single_run=True):
@@ -143,15 +146,69 @@ def train_and_export(config, model_dir, dataset="mnist", data_dir=None,
   return codec, path, history
 
 
-def _raise_keyboard_interrupt(signum, frame):
-  del signum, frame
-  raise KeyboardInterrupt
+class Interrupted(KeyboardInterrupt):
+  """SIGINT or SIGTERM arrived; `signum` says which."""
+
+  def __init__(self, signum):
+    super().__init__(signal.Signals(signum).name)
+    self.signum = signum
+
+
+def _raise_interrupted(signum, frame):
+  del frame
+  raise Interrupted(signum)
+
+
+# Calls of `interruptible` whose worker thread has not finished. (Not
+# `Thread.is_alive()`: after a signal interrupts `join()`, Python marks the
+# thread stopped although it still runs.)
+_running = set()
+
+
+def interruptible(fn, *args, **kwargs):
+  """`fn(*args, **kwargs)`, run so that SIGINT and SIGTERM stop it at once.
+
+  Python runs signal handlers in the main thread only, between bytecodes, so
+  a signal that arrives during one long TensorFlow call (a batch of 10,000
+  digits can take minutes to refine) would wait for the call to return.
+  Here the call runs in a worker thread while the main thread waits, and the
+  wait is what the signal interrupts: `user_errors` then stops the program
+  without waiting for the worker. `fn` should compute, not write files (the
+  main thread writes them, atomically, after it returns).
+
+  Returns:
+    What `fn` returns; what it raises is raised here.
+  """
+  outcome = {}
+  token = object()
+
+  def work():
+    try:
+      outcome["value"] = fn(*args, **kwargs)
+    except BaseException as e:  # pylint: disable=broad-except  # Raised below.
+      outcome["error"] = e
+    finally:
+      _running.discard(token)
+
+  _running.add(token)
+  worker = threading.Thread(target=work, name="tfmnistcodec-work", daemon=True)
+  worker.start()
+  worker.join()
+  if "error" in outcome:
+    raise outcome["error"]
+  return outcome["value"]
 
 
 @contextlib.contextmanager
 def user_errors():
-  """Turns SIGTERM into a clean stop and user errors into one stderr line."""
-  signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+  """Turns user errors and SIGINT/SIGTERM into one `error:` line on stderr.
+
+  The exit status is 1 for an error and 128 + the signal's number for a
+  signal, as a shell reports a program killed by it. Files being written are
+  removed as the interruption unwinds (`atomic`), before the program exits.
+  """
+  signal.signal(signal.SIGTERM, _raise_interrupted)
+  signal.signal(signal.SIGINT, _raise_interrupted)
   try:
     yield
   except USER_ERRORS as e:
@@ -162,5 +219,14 @@ def user_errors():
     sys.exit("error: lost contact with another worker (see TensorFlow's log "
              "above); start every worker again to resume from the last "
              "checkpoint.")
-  except KeyboardInterrupt:
-    sys.exit("interrupted")
+  except KeyboardInterrupt as e:
+    signum = getattr(e, "signum", signal.SIGINT)
+    print(f"error: interrupted by {signal.Signals(signum).name}; no output "
+          "was left half-written.", file=sys.stderr)
+    if _running:
+      # A worker is still inside TensorFlow; exiting normally would wait for
+      # it, or tear TensorFlow down under it.
+      sys.stdout.flush()
+      sys.stderr.flush()
+      os._exit(128 + signum)  # pylint: disable=protected-access
+    sys.exit(128 + signum)

@@ -123,6 +123,7 @@ def evaluate_models(models, output_dir, dataset="mnist", split="test",
   if not models:
     raise ValueError("give at least one model.")
   saved_models = [evaluation.find_saved_model(m) for m in models]
+  atomic.check_output(output_dir, inputs=saved_models, folder=True)
   images = data.load_numpy(dataset, split, data_dir)
   rows = []
   for i, (name, saved_model) in enumerate(zip(models, saved_models)):
