@@ -40,13 +40,11 @@ def _stat(path):
     return None
 
 
-def _folders_up_from(path):
-  """`path` and every folder above it, resolved, as `(path, stat)` pairs."""
+def _folder_stats_up_from(path):
+  """`os.stat` of `path` and of every folder above it, once resolved."""
   path = pathlib.Path(os.path.realpath(path))
-  for folder in (path, *path.parents):
-    folder_stat = _stat(folder)
-    if folder_stat is not None:
-      yield folder, folder_stat
+  stats = (_stat(folder) for folder in (path, *path.parents))
+  return [folder_stat for folder_stat in stats if folder_stat is not None]
 
 
 def check_output(path, inputs=(), folder=False):
@@ -71,6 +69,9 @@ def check_output(path, inputs=(), folder=False):
   """
   path = pathlib.Path(path)
   path_stat = _stat(path)
+  path_is_dir = path_stat is not None and stat.S_ISDIR(path_stat.st_mode)
+  # The output's folder and every folder above it, each a possible input.
+  output_folders = _folder_stats_up_from(path.parent)
   for source in inputs:
     source_stat = _stat(source)
     if source_stat is None:
@@ -79,22 +80,21 @@ def check_output(path, inputs=(), folder=False):
       raise OutputError(
           f"the output {path} is the input {source}: writing it would "
           "destroy the input; choose another output.")
-    if os.path.isdir(source):
-      # The output's folder, or any folder above it, is the input folder.
-      for parent, parent_stat in _folders_up_from(path.parent):
-        if os.path.samestat(parent_stat, source_stat):
-          raise OutputError(
-              f"the output {path} is inside the input folder {source}; "
-              "choose an output outside it.")
+    if stat.S_ISDIR(source_stat.st_mode) and any(
+        os.path.samestat(folder_stat, source_stat)
+        for folder_stat in output_folders):
+      raise OutputError(
+          f"the output {path} is inside the input folder {source}; "
+          "choose an output outside it.")
   parent = path.parent
   if folder:
-    if path_stat is not None and not path.is_dir():
+    if path_stat is not None and not path_is_dir:
       raise OutputError(f"the output {path} exists and is not a folder.")
     # Missing folders above it are created; the first that exists must let
     # us create one in it.
     while not parent.exists() and parent != parent.parent:
       parent = parent.parent
-  elif path_stat is not None and path.is_dir():
+  elif path_is_dir:
     raise OutputError(f"the output {path} is a folder; give a file name.")
   elif path_stat is not None and not stat.S_ISREG(path_stat.st_mode):
     raise OutputError(_NOT_REGULAR.format(path=path))
