@@ -1,0 +1,631 @@
+"""A range coder written in TensorFlow's own ops, byte-compatible with TFC's.
+
+tensorflow-compression (TFC) codes with custom C++ ops (`CreateRangeEncoder`,
+`EntropyEncodeChannel`, ...), so a SavedModel that calls them loads only on
+the one TensorFlow that TFC was built for, after `import
+tensorflow_compression`. This module re-implements the same coder with stock
+ops only (integer arithmetic on int64, `tf.while_loop`, gathers, and string
+ops to pack and unpack bytes), so a SavedModel that codes with it loads on any
+TensorFlow, and writes and reads the very bytes TFC's ops do:
+
+- the range coder of TFC's `cc/lib/range_coder.cc` (G. N. N. Martin's, 32-bit
+  state, 16-bit renormalization, a carry "delay" for the case where the
+  interval straddles a 2^32 boundary, and the shortest finalization), and
+- the channel coder of `cc/kernels/range_coder_kernels.cc`: element `j` of a
+  coded row uses CDF `j mod C`; a symbol outside its table is sent as the
+  table's last ("overflow") symbol and then as an Elias gamma code and a sign,
+  in binary symbols of precision 1.
+
+Both were read, not copied; the tests compare bytes with TFC's ops.
+
+Coding is vectorized over lanes (one string per lane): each loop step codes
+one symbol of every lane with a few dozen integer ops. The encoder first
+expands each lane's symbols into coding events (the overflow symbols become
+their binary events), so every lane runs the same loop; the decoder cannot
+know the events in advance and decodes overflow codes in an inner loop that
+runs only while some lane is inside one. The integer loops can be compiled
+with XLA (`jit_compile`), which is part of every TensorFlow build.
+
+The decoder terminates on any bytes: it reads zeros past a string's end (as
+TFC does) and bounds the Elias gamma prefix at 31 zeros (where TFC's would
+overflow), which it reports as a failed sanity check.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["RangeCoder", "tables_from_tfc"]
+
+_MASK32 = 0xFFFFFFFF
+# Elias gamma codes of int32 magnitudes have at most 31 leading zeros.
+_MAX_GAMMA_BITS = 32
+# One-byte strings, to turn byte values into a string with `reduce_join`.
+_BYTE_STRINGS = [bytes([i]) for i in range(256)]
+
+
+def tables_from_tfc(cdf, cdf_offset):
+  """TFC's flat range-coding tables -> dense tables for `RangeCoder`.
+
+  Args:
+    cdf: int32 `[sum of row sizes]`, the rows of a `ContinuousBatchedEntropy
+      Model` one after the other, each `[-precision, 0, c_1, ..., 2^precision]`
+      (negative precision: the row's last interval is the overflow symbol).
+    cdf_offset: int32 `[C]`, the value of each row's symbol 0.
+
+  Returns:
+    A dict of numpy arrays: `cdf` int32 `[C, K]` (rows padded with
+    2^precision), `escape` int32 `[C]` (each row's overflow symbol, which is
+    also its number of ordinary symbols), `offset` int32 `[C]`, and
+    `precision`, a Python int.
+
+  Raises:
+    ValueError: if the tables are not TFC's overflow-mode CDFs of one
+      precision, or are malformed.
+  """
+  flat = np.asarray(cdf, np.int64).reshape(-1)
+  offset = np.asarray(cdf_offset, np.int64).reshape(-1)
+  rows, i = [], 0
+  while i < flat.size:
+    precision = -int(flat[i])
+    if not 1 <= precision <= 16:
+      raise ValueError(f"range-coding table row {len(rows)} does not start "
+                       "with a negative precision in [-16, -1] (overflow "
+                       f"mode); it starts with {int(flat[i])}.")
+    top = 1 << precision
+    end = i + 1
+    while end < flat.size and flat[end] != top:
+      end += 1
+    if end == flat.size:
+      raise ValueError(f"range-coding table row {len(rows)} does not end with "
+                       f"2^{precision}.")
+    row = flat[i + 1:end + 1]
+    if row[0] != 0 or np.any(np.diff(row) <= 0) or row.size < 3:
+      raise ValueError(f"range-coding table row {len(rows)} is not a strictly "
+                       "increasing CDF from 0 with at least two intervals.")
+    rows.append((precision, row))
+    i = end + 1
+    while i < flat.size and flat[i] == top:  # TFC skips padding like this.
+      i += 1
+  if not rows or len(rows) != offset.size:
+    raise ValueError(f"{len(rows)} range-coding table rows but "
+                     f"{offset.size} offsets.")
+  precisions = {p for p, _ in rows}
+  if len(precisions) != 1:
+    raise ValueError(f"range-coding tables of several precisions: "
+                     f"{sorted(precisions)}.")
+  precision = precisions.pop()
+  width = max(row.size for _, row in rows)
+  dense = np.full([len(rows), width], 1 << precision, np.int32)
+  for c, (_, row) in enumerate(rows):
+    dense[c, :row.size] = row
+  escape = np.array([row.size - 2 for _, row in rows], np.int32)
+  return dict(cdf=dense, escape=escape, offset=offset.astype(np.int32),
+              precision=precision)
+
+
+class RangeCoder(tf.Module):
+  """Codes int32 rows of symbols into strings with fixed tables.
+
+  The tables are the module's state (non-trainable variables `cdf`, `escape`,
+  `offset`), so a SavedModel that holds a `RangeCoder` carries them.
+
+  Args:
+    cdf, cdf_offset: TFC's flat tables (`tables_from_tfc`).
+    jit_compile: Whether to compile the integer loops with XLA.
+    name: Module name.
+  """
+
+  def __init__(self, cdf, cdf_offset, jit_compile=True, name="range_coder"):
+    super().__init__(name=name)
+    tables = tables_from_tfc(cdf, cdf_offset)
+    self.precision = tables["precision"]
+    self.jit_compile = bool(jit_compile)
+    with self.name_scope:
+      self.cdf = tf.Variable(tables["cdf"], trainable=False, name="cdf")
+      self.escape = tf.Variable(tables["escape"], trainable=False,
+                                name="escape")
+      self.offset = tf.Variable(tables["offset"], trainable=False,
+                                name="offset")
+    # One concrete function each, whichever signature calls them.
+    matrix, vector, scalar = ([None, None], [None], [])
+    self._encode_symbols = self._compiled(
+        _encode_symbols, (matrix, tf.int64), (scalar, tf.int32),
+        (matrix, tf.int32), (scalar, tf.int32))
+    self._encode_events = self._compiled(
+        _encode_events, (matrix, tf.int64), (matrix, tf.int64),
+        (matrix, tf.int64), (vector, tf.int32), (scalar, tf.int32))
+    self._decode_loop = self._compiled(
+        _decode_loop, (matrix, tf.int64), (vector, tf.int64),
+        (vector, tf.int8), (scalar, tf.int32), (matrix, tf.int64),
+        (vector, tf.int64), (scalar, tf.int64))
+
+  def _compiled(self, function, *specs):
+    return tf.function(
+        function, jit_compile=self.jit_compile, autograph=False,
+        input_signature=[tf.TensorSpec(shape, dtype) for shape, dtype in specs])
+
+  @property
+  def channels(self):
+    return int(self.cdf.shape[0])
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)],
+               autograph=False)
+  def encode(self, values):
+    """int32 `[lanes, M]` values -> string `[lanes]`, TFC's bytes exactly.
+
+    Element `j` of a row is coded with table `j mod C`; values outside a
+    table's range are coded with the overflow code. `lanes` and `M` must be
+    at least 1.
+    """
+    values = tf.convert_to_tensor(values, tf.int32)
+    lanes, m = tf.shape(values)[0], tf.shape(values)[1]
+    channels = tf.range(m) % tf.shape(self.cdf)[0]
+    symbols = tf.cast(values - tf.gather(self.offset, channels)[None],
+                      tf.int64)
+    top = tf.cast(tf.gather(self.escape, channels)[None], tf.int64)
+    clipped = _pad_to(tf.clip_by_value(symbols, 0, top - 1),
+                      [_lanes_bucket(lanes), _size_bucket(m, exact=1024)])
+    values_, counts = self._encode_symbols(clipped, m, self.cdf,
+                                           tf.constant(self.precision))
+    strings = _pack(values_[:lanes], counts[:lanes])
+    # Lanes with a value outside its table: coded again, with the overflow
+    # codes' events, and put in place of the clipped lanes' strings.
+    rows = tf.cast(tf.where(
+        tf.reduce_any((symbols < 0) | (symbols >= top), 1))[:, 0], tf.int32)
+
+    def with_overflow():
+      lower, upper, precision, total = _events(
+          tf.gather(values, rows), self.cdf, self.escape, self.offset,
+          self.precision)
+      r, e = tf.shape(rows)[0], tf.shape(lower)[1]
+      shape = [_lanes_bucket(r), _size_bucket(e, minimum=64)]
+      values_, counts = self._encode_events(
+          _pad_to(lower, shape), _pad_to(upper, shape),
+          _pad_to(precision, shape), _pad_to(total, shape[:1]), e)
+      fixed = _pack(values_[:r], counts[:r])
+      return tf.dynamic_stitch([tf.range(lanes), rows], [strings, fixed])
+
+    return tf.cond(tf.size(rows) > 0, with_overflow, lambda: strings)
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string),
+                                tf.TensorSpec([], tf.int32)],
+               autograph=False)
+  def decode(self, strings, length):
+    """string `[lanes]` -> (int32 values `[lanes, length]`, bool ok `[lanes]`).
+
+    `ok` is TFC's sanity check: the string decoded completely, to its last
+    byte and its final interval. Any bytes decode without error.
+    """
+    strings = tf.convert_to_tensor(strings, tf.string)
+    length = tf.convert_to_tensor(length, tf.int32)
+    lanes = tf.shape(strings)[0]
+    data, lengths = _unpack(strings)
+    shape = [_lanes_bucket(lanes),
+             _size_bucket(tf.shape(data)[1], minimum=16)]
+    symbols, ok = self._decode_loop(
+        _pad_to(data, shape), _pad_to(lengths, shape[:1]),
+        tf.zeros([_size_bucket(length, exact=1024)], tf.int8), length,
+        tf.cast(self.cdf, tf.int64), tf.cast(self.escape, tf.int64),
+        tf.constant(self.precision, tf.int64))
+    symbols, ok = symbols[:lanes, :length], ok[:lanes]
+    channels = tf.range(length) % tf.shape(self.offset)[0]
+    return symbols + tf.gather(self.offset, channels)[None], ok
+
+
+def _lanes_bucket(n):
+  """Lanes to compile for: 1, 16, 256, then multiples of 1024.
+
+  XLA compiles once per shape, for a few hundred milliseconds, so shapes
+  come from a small set; padding small batches costs little, since a few
+  lanes cost about as much as one.
+  """
+  n = tf.cast(n, tf.int32)
+  return tf.where(n <= 1, 1, tf.where(n <= 16, 16, tf.where(
+      n <= 256, 256, (n + 1023) // 1024 * 1024)))
+
+
+def _size_bucket(n, exact=0, minimum=1):
+  """A length to compile for: `n` up to `exact`, then a power of two."""
+  n = tf.maximum(tf.cast(n, tf.int32), minimum)
+  power = tf.bitwise.left_shift(1, tf.cast(
+      tf.math.ceil(tf.math.log(tf.cast(n, tf.float64)) / np.log(2.)),
+      tf.int32))
+  power = tf.where(power < n, power * 2, power)  # Rounding, either way.
+  power = tf.where(power // 2 >= n, power // 2, power)
+  return tf.where(n <= exact, n, power)
+
+
+def _pad_to(x, shape):
+  """Pads `x` with zeros at the end of each dimension to `shape`."""
+  return tf.pad(x, tf.stack([tf.zeros_like(shape), shape - tf.shape(x)], 1))
+
+
+def _bit_length(x):
+  """Bits of non-negative int64 `x` (0 for 0): floor(log2(x)) + 1."""
+  powers = tf.bitwise.left_shift(tf.constant(1, tf.int64),
+                                 tf.range(63, dtype=tf.int64))
+  return tf.reduce_sum(tf.cast(x[..., None] >= powers, tf.int64), axis=-1)
+
+
+def _events(values, cdf, escape, offset, precision):
+  """Values `[lanes, M]` -> coding events `(lower, upper, precision)`.
+
+  Each value is one event with its table's precision; a value outside its
+  table is the overflow symbol followed by `2 * bits(gamma)` binary events
+  (precision 1): bits - 1 zeros, gamma's bits from the top, and the sign.
+
+  Returns:
+    int64 `lower`, `upper`, `precision`, each `[lanes, E]` (the events of a
+    lane in order, then padding), and int32 `total` `[lanes]`, each lane's
+    number of events.
+  """
+  lanes, m = tf.shape(values)[0], tf.shape(values)[1]
+  channels = tf.range(m) % tf.shape(cdf)[0]
+  s = tf.cast(values - tf.gather(offset, channels)[None], tf.int64)
+  top = tf.cast(tf.gather(escape, channels)[None], tf.int64)
+  overflow = (s < 0) | (s >= top)
+  symbol = tf.where(overflow, top, s)
+  width = tf.cast(tf.shape(cdf)[1], tf.int64)
+  flat_cdf = tf.cast(tf.reshape(cdf, [-1]), tf.int64)
+  row = tf.cast(channels, tf.int64)[None] * width
+  lower = tf.gather(flat_cdf, row + symbol)
+  upper = tf.gather(flat_cdf, row + symbol + 1)
+  prec = tf.constant(precision, tf.int64)
+  # Lanes with an overflow code get its binary events inserted after its
+  # symbol; they are few, so only they are rebuilt, with a scatter.
+  rows = tf.where(tf.reduce_any(overflow, axis=1))[:, 0]  # [R]
+  s_r = tf.gather(s, rows)
+  where = tf.where(tf.gather(overflow, rows))  # [n, 2]: row in R, element.
+  s_over = tf.gather_nd(s_r, where)
+  gamma = tf.where(s_over < 0, -s_over,
+                   s_over - tf.gather(top[0], where[:, 1]) + 1)
+  bits = _bit_length(gamma)
+  counts = 1 + 2 * tf.scatter_nd(where, bits, tf.shape(s_r, tf.int64))
+  starts = tf.cumsum(counts, axis=1, exclusive=True)
+  total_r = tf.reduce_sum(counts, axis=1)
+  e = tf.reduce_max(tf.concat([[tf.cast(m, tf.int64)], total_r], 0))
+  row_index = tf.broadcast_to(
+      tf.range(tf.shape(rows, tf.int64)[0])[:, None], tf.shape(s_r))
+  index = tf.reshape(tf.stack([row_index, starts], -1), [-1, 2])
+  g, nb = gamma[:, None], bits[:, None]
+  sign = tf.cast(s_over < 0, tf.int64)[:, None]
+  k = tf.range(1, 2 * tf.reduce_max(tf.concat([[0], bits], 0)) + 1,
+               dtype=tf.int64)[None]
+  # Event k (from 1) of a code: bits - 1 zeros, the bits, the sign.
+  bit = tf.where(
+      k < nb, tf.zeros_like(k),
+      tf.where(k < 2 * nb,
+               tf.bitwise.bitwise_and(
+                   tf.bitwise.right_shift(g, tf.maximum(2 * nb - 1 - k, 0)),
+                   1),
+               sign))
+  valid = k <= 2 * nb
+  position = tf.gather_nd(starts, where)[:, None] + k
+  extra_index = tf.boolean_mask(
+      tf.stack([tf.broadcast_to(where[:, :1], tf.shape(position)), position],
+               -1), valid)
+  extra_bit = tf.boolean_mask(bit, valid)
+  prec_all = tf.fill(tf.shape(s), prec)
+
+  def events(plain, extra):
+    """`plain` `[lanes, M]` padded to E, the overflow lanes' rows rebuilt."""
+    rebuilt = tf.scatter_nd(
+        tf.concat([index, extra_index], 0),
+        tf.concat([tf.reshape(tf.gather(plain, rows), [-1]), extra], 0),
+        tf.stack([tf.shape(rows, tf.int64)[0], e]))
+    padded = tf.pad(plain, [[0, 0], [0, e - tf.cast(m, tf.int64)]])
+    return tf.tensor_scatter_nd_update(padded, rows[:, None], rebuilt)
+
+  lower = events(lower, extra_bit)
+  upper = events(upper, extra_bit + 1)
+  precs = events(prec_all, tf.ones_like(extra_bit))
+  total = tf.tensor_scatter_nd_update(
+      tf.fill([lanes], tf.cast(m, tf.int64)), rows[:, None], total_r)
+  return lower, upper, precs, tf.cast(total, tf.int32)
+
+
+def _encoder_step(base, size1, delay, lo, hi, p):
+  """Codes the interval `[lo, hi) / 2^p` into each lane's encoder state.
+
+  Returns:
+    The next `(base, size - 1, delay)` and what the step writes: the
+    flushed carry (its run length above bit 17, whether the run is of 0xFF
+    bytes in bit 0), and the top 16 bits of the interval; -1 for nothing.
+  """
+  size = size1 + 1
+  a = tf.bitwise.right_shift(size * lo, p)
+  b = tf.bitwise.right_shift(size * hi, p) - 1
+  new_base = tf.bitwise.bitwise_and(base + a, _MASK32)
+  carried = new_base < a
+  new_size1 = b - a
+  small = tf.bitwise.right_shift(new_size1, 16) == 0
+  straddles = new_base + new_size1 > _MASK32  # State 1: across 2^32.
+  shifted_base = tf.bitwise.bitwise_and(
+      tf.bitwise.left_shift(new_base, 16), _MASK32)
+  shifted_size1 = tf.bitwise.bitwise_and(
+      tf.bitwise.bitwise_or(tf.bitwise.left_shift(new_size1, 16), 0xFFFF),
+      _MASK32)
+  # State 1 stays in state 1; renormalizing adds two bytes to the delay.
+  grow = straddles & small
+  # Back in state 0 from state 1: write the delayed carry, resolved.
+  flush = ~straddles & (delay != 0)
+  flushed = tf.where(carried, delay, delay - 1)
+  # State 0, renormalizing: write the top 16 bits, unless the interval now
+  # straddles 2^32: then delay them.
+  renorm = ~straddles & small
+  top = tf.bitwise.right_shift(new_base, 16)
+  still = shifted_base + shifted_size1 <= _MASK32
+  carry_word = tf.where(flush, flushed * 2 + tf.cast(~carried, tf.int64), -1)
+  top_word = tf.where(renorm & still, top, -1)
+  next_delay = tf.where(
+      grow, delay + 0x20000,
+      tf.where(renorm & ~still, top + 1,
+               tf.where(flush, tf.zeros_like(delay), delay)))
+  resize = grow | renorm
+  return (tf.where(resize, shifted_base, new_base),
+          tf.where(resize, shifted_size1, new_size1), next_delay,
+          carry_word, top_word)
+
+
+def _written(writes, steps):
+  """The loop's writes `[E, lanes, 2]` -> `[lanes, E, 2]`, -1 from `steps`."""
+  writes = writes.stack()
+  done = tf.range(tf.shape(writes)[0]) < steps
+  return tf.transpose(tf.where(done[:, None, None], writes, -1), [1, 0, 2])
+
+
+def _encoder_pieces(writes, base, size1, delay):
+  """The encoder's writes `[lanes, E, 2]` and final state -> pieces.
+
+  Returns:
+    int32 `values` and `counts`, `[lanes, 5 E + 2]`: the bytes of each lane
+    are `values[i]` repeated `counts[i]` times, in order. A step writes at
+    most a delayed carry (two bytes and a run of 0x00 or 0xFF) and the top
+    16 bits of the interval, so five pieces a step; then the two bytes (at
+    most) that finalize the string.
+  """
+  lanes = tf.shape(writes)[0]
+  carry, top = writes[:, :, 0], writes[:, :, 1]
+  flushed = tf.bitwise.right_shift(carry, 1)
+  flush = tf.cast(carry >= 0, tf.int64)
+  write_top = tf.cast(top >= 0, tf.int64)
+  values = tf.reshape(tf.stack([
+      tf.bitwise.right_shift(flushed, 8), flushed,
+      tf.bitwise.bitwise_and(carry, 1) * 0xFF,
+      tf.bitwise.right_shift(top, 8), top], axis=2), [lanes, -1])
+  counts = tf.reshape(tf.stack([
+      flush, flush, flush * tf.bitwise.right_shift(flushed, 16),
+      write_top, write_top], axis=2), [lanes, -1])
+  # Finalize: the shortest bytes that lie in the final interval.
+  upper32 = base + size1
+  mid24 = tf.bitwise.right_shift(base - 1, 24) + 1
+  use24 = mid24 <= tf.bitwise.right_shift(upper32, 24)
+  mid16 = tf.bitwise.right_shift(base - 1, 16) + 1
+  delayed = delay != 0
+  first = tf.where(delayed, tf.bitwise.right_shift(delay, 8),
+                   tf.where(use24, mid24, tf.bitwise.right_shift(mid16, 8)))
+  second = tf.where(delayed, delay, mid16)
+  writes = delayed | (base != 0)
+  second_count = tf.where(
+      delayed, tf.bitwise.bitwise_and(delay, 0xFF) != 0,
+      (base != 0) & ~use24 & (tf.bitwise.bitwise_and(mid16, 0xFF) != 0))
+  values = tf.bitwise.bitwise_and(
+      tf.concat([values, tf.stack([first, second], 1)], 1), 0xFF)
+  counts = tf.concat([counts, tf.cast(
+      tf.stack([writes, second_count], 1), tf.int64)], 1)
+  return tf.cast(values, tf.int32), tf.cast(counts, tf.int32)
+
+
+def _encode_symbols(symbols, steps, cdf, precision):
+  """The range encoder over symbols `[lanes, M]`, none of them overflowing.
+
+  Symbol `j < steps` of a lane (an index into its table, `0 <= symbol <
+  escape`) is coded with table `j mod C`; the rest is padding. Returns
+  `_encoder_pieces`.
+  """
+  lanes, capacity = tf.shape(symbols)[0], tf.shape(symbols)[1]
+  channels, width = tf.shape(cdf)[0], tf.shape(cdf)[1]
+  flat_cdf = tf.reshape(tf.cast(cdf, tf.int64), [-1])
+  precision = tf.cast(precision, tf.int64)
+  zero = tf.zeros([lanes], tf.int64)
+  writes = tf.TensorArray(tf.int64, size=capacity, element_shape=[None, 2])
+
+  def body(t, base, size1, delay, writes):
+    index = tf.cast((t % channels) * width, tf.int64) + symbols[:, t]
+    base, size1, delay, carry, top = _encoder_step(
+        base, size1, delay, tf.gather(flat_cdf, index),
+        tf.gather(flat_cdf, index + 1), precision)
+    return t + 1, base, size1, delay, writes.write(
+        t, tf.stack([carry, top], 1))
+
+  _, base, size1, delay, writes = tf.while_loop(
+      lambda t, *_: t < steps, body,
+      (tf.constant(0), zero, zero + _MASK32, zero, writes))
+  return _encoder_pieces(_written(writes, steps), base, size1, delay)
+
+
+def _encode_events(lower, upper, precision, total, steps):
+  """The range encoder over events `[lanes, E]` (`_events`).
+
+  Lane `i` codes its first `total[i]` events; `steps` is the largest
+  `total`, the rest is padding. Returns `_encoder_pieces`.
+  """
+  lanes, capacity = tf.shape(lower)[0], tf.shape(lower)[1]
+  zero = tf.zeros([lanes], tf.int64)
+  writes = tf.TensorArray(tf.int64, size=capacity, element_shape=[None, 2])
+
+  def body(t, base, size1, delay, writes):
+    active = t < total
+    new_base, new_size1, new_delay, carry, top = _encoder_step(
+        base, size1, delay, lower[:, t], upper[:, t], precision[:, t])
+    return (t + 1, tf.where(active, new_base, base),
+            tf.where(active, new_size1, size1),
+            tf.where(active, new_delay, delay),
+            writes.write(t, tf.where(active[:, None],
+                                     tf.stack([carry, top], 1), -1)))
+
+  _, base, size1, delay, writes = tf.while_loop(
+      lambda t, *_: t < steps, body,
+      (tf.constant(0), zero, zero + _MASK32, zero, writes))
+  return _encoder_pieces(_written(writes, steps), base, size1, delay)
+
+
+def _pack(values, counts):
+  """Pieces (`values[i]` repeated `counts[i]` times) -> one string a lane."""
+  lanes = tf.shape(values)[0]
+  values, counts = tf.reshape(values, [-1]), tf.reshape(counts, [-1])
+  data = tf.cond(
+      tf.reduce_max(counts) > 1,  # Runs of a carry: rare.
+      lambda: tf.repeat(values, counts),
+      lambda: tf.boolean_mask(values, counts > 0))
+  chars = tf.gather(tf.constant(_BYTE_STRINGS), data)
+  rows = tf.RaggedTensor.from_row_lengths(
+      chars, tf.cast(tf.reduce_sum(tf.reshape(counts, [lanes, -1]), axis=1),
+                     tf.int64))
+  return tf.strings.reduce_join(rows, axis=1)
+
+
+def _unpack(strings):
+  """Strings `[lanes]` -> int64 bytes `[lanes, max(1, longest)]`, lengths."""
+  lengths = tf.strings.length(strings)
+  width = tf.maximum(tf.reduce_max(tf.concat([[0], lengths], 0)), 1)
+  data = tf.io.decode_raw(strings, tf.uint8, fixed_length=width)
+  return tf.cast(data, tf.int64), tf.cast(lengths, tf.int64)
+
+
+def _decode_loop(data, lengths, capacity, length, cdf, escape, precision):
+  """The range decoder: bytes `[lanes, W]` -> `length` symbols a lane.
+
+  Args:
+    data, lengths: Each lane's bytes (zero-padded) and its length.
+    capacity: A tensor `[L]`, `L >= length`, whose shape alone sizes the
+      output (XLA needs it static); its values are not read.
+    length: Symbols to decode per lane.
+    cdf, escape, precision: The tables.
+
+  Returns:
+    int32 symbols `[lanes, L]` (before the tables' offsets; zeros from
+    `length` on) and bool `ok` `[lanes]`, TFC's sanity check.
+  """
+  lanes, width = tf.shape(data)[0], tf.shape(data)[1]
+  channels = tf.shape(cdf)[0]
+  zero = tf.zeros([lanes], tf.int64)
+
+  def lane_shaped(x):
+    return tf.ensure_shape(x, data.shape[:1])
+
+  def read16(value, pos, mask):
+    """Shifts in the next two bytes (zeros past the end) where `mask`."""
+    for _ in range(2):
+      inside = pos < lengths
+      byte = tf.gather(data, tf.minimum(pos, tf.cast(width, tf.int64) - 1),
+                       batch_dims=1)
+      shifted = tf.bitwise.bitwise_or(
+          tf.bitwise.left_shift(value, 8), tf.where(inside, byte, 0))
+      value = tf.where(mask, tf.bitwise.bitwise_and(shifted, _MASK32), value)
+      pos = tf.where(mask & inside, pos + 1, pos)
+    return lane_shaped(value), lane_shaped(pos)
+
+  def narrow(base, size1, value, pos, a, b, mask):
+    """The interval `[base + a, base + b]`, renormalized, where `mask`."""
+    new_base = tf.bitwise.bitwise_and(base + a, _MASK32)
+    new_size1 = b - a
+    small = mask & (tf.bitwise.right_shift(new_size1, 16) == 0)
+    new_base = tf.where(small, tf.bitwise.bitwise_and(
+        tf.bitwise.left_shift(new_base, 16), _MASK32), new_base)
+    new_size1 = tf.where(small, tf.bitwise.bitwise_and(tf.bitwise.bitwise_or(
+        tf.bitwise.left_shift(new_size1, 16), 0xFFFF), _MASK32), new_size1)
+    value, pos = read16(value, pos, small)
+    return (tf.where(mask, new_base, base), tf.where(mask, new_size1, size1),
+            value, pos)
+
+  def decode_bit(base, size1, value, pos, mask):
+    """One binary symbol (CDF 0, 1, 2 at precision 1) where `mask`."""
+    size = size1 + 1
+    bound = tf.bitwise.left_shift(
+        tf.bitwise.bitwise_and(value - base, _MASK32) + 1, 1)
+    bit = tf.cast(size < bound, tf.int64)
+    half = tf.bitwise.right_shift(size, 1)
+    a = bit * half
+    b = tf.where(bit == 1, size - 1, half - 1)
+    return (bit, *narrow(base, size1, value, pos, a, b, mask))
+
+  value, pos = read16(zero, zero, tf.ones([lanes], tf.bool))
+  value, pos = read16(value, pos, tf.ones([lanes], tf.bool))
+  symbols = tf.TensorArray(tf.int32, size=tf.shape(capacity)[0],
+                           element_shape=[None])
+
+  def body(j, base, size1, value, pos, failed, symbols):
+    c = j % channels
+    row = cdf[c]
+    top = escape[c]
+    size = size1 + 1
+    bound = tf.bitwise.left_shift(
+        tf.bitwise.bitwise_and(value - base, _MASK32) + 1, precision)
+    symbol = tf.reduce_sum(
+        tf.cast(size[:, None] * row[None, 1:] < bound[:, None], tf.int64), 1)
+    symbol = tf.minimum(symbol, top)  # Only corrupt states could exceed it.
+    a = tf.bitwise.right_shift(size * tf.gather(row, symbol), precision)
+    b = tf.bitwise.right_shift(size * tf.gather(row, symbol + 1),
+                               precision) - 1
+    base, size1, value, pos = narrow(base, size1, value, pos, a, b,
+                                     tf.ones([lanes], tf.bool))
+    pending = symbol == top
+
+    def overflow_code(base, size1, value, pos, failed):
+      """Decodes the Elias gamma codes and signs of the pending lanes."""
+      # Phase 0: counting zeros; 1: reading bits; 2: the sign; 3: done.
+      phase = tf.where(pending, zero, zero + 3)
+
+      def step(phase, n, magnitude, sign, base, size1, value, pos, failed):
+        bit, base, size1, value, pos = decode_bit(base, size1, value, pos,
+                                                  phase < 3)
+        counting, reading, signing = phase == 0, phase == 1, phase == 2
+        ones = counting & (bit == 1)
+        too_long = counting & (bit == 0) & (n + 1 >= _MAX_GAMMA_BITS)
+        n = tf.where(counting & (bit == 0), n + 1, tf.where(reading, n - 1, n))
+        magnitude = tf.where(ones, tf.bitwise.left_shift(tf.ones_like(n), n),
+                             magnitude)
+        magnitude = tf.where(reading, tf.bitwise.bitwise_or(
+            magnitude, tf.bitwise.left_shift(bit, n)), magnitude)
+        sign = tf.where(signing, bit, sign)
+        phase = tf.where(ones, tf.where(n == 0, zero + 2, zero + 1), phase)
+        phase = tf.where(reading & (n == 0), zero + 2, phase)
+        phase = tf.where(signing | too_long, zero + 3, phase)
+        return tuple(lane_shaped(x) for x in (
+            phase, n, magnitude, sign, base, size1, value, pos,
+            failed | too_long))
+
+      state = tf.while_loop(
+          lambda phase, *_: tf.reduce_any(phase < 3), step,
+          (phase, zero, zero, zero, base, size1, value, pos, failed))
+      _, _, magnitude, sign, base, size1, value, pos, failed = state
+      decoded = tf.where(sign == 1, -magnitude, magnitude + top - 1)
+      return decoded, base, size1, value, pos, failed
+
+    decoded, base, size1, value, pos, failed = tf.cond(
+        tf.reduce_any(pending),
+        lambda: overflow_code(base, size1, value, pos, failed),
+        lambda: (symbol, base, size1, value, pos, failed))
+    symbol = tf.where(pending, decoded, symbol)
+    symbol = tf.clip_by_value(symbol, -2**31, 2**31 - 1)
+    return (j + 1, *(lane_shaped(x) for x in (base, size1, value, pos,
+                                              failed)),
+            symbols.write(j, tf.cast(symbol, tf.int32)))
+
+  _, base, size1, value, pos, failed, symbols = tf.while_loop(
+      lambda j, *_: j < length, body,
+      (tf.constant(0), zero, zero + _MASK32, value, pos,
+       tf.zeros([lanes], tf.bool), symbols))
+  # Finalize: TFC's check that the string ended exactly where it should.
+  upper32 = tf.bitwise.bitwise_and(base + size1, _MASK32)
+  wide = (base == 0) | (upper32 < base)
+  shift = tf.where(tf.bitwise.right_shift(base - 1, 24) <
+                   tf.bitwise.right_shift(upper32, 24), 24, 16)
+  shift = tf.cast(shift, tf.int64)
+  mid = tf.bitwise.right_shift(base - 1, shift) + 1
+  expected = tf.where(wide, zero,
+                      tf.bitwise.bitwise_and(tf.bitwise.left_shift(mid, shift),
+                                             _MASK32))
+  ok = (pos == lengths) & (value == expected) & ~failed
+  return tf.transpose(symbols.stack()), ok
