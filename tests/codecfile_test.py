@@ -17,15 +17,14 @@ from tfmnistcodec import model
 
 import testing_utils
 
-# Decodes a file with nothing but tensorflow, tensorflow_compression and the
-# layout in FORMAT.md.
+# Decodes a file with nothing but tensorflow and the layout in FORMAT.md.
 CONSUMER = textwrap.dedent("""
     import sys
     import zlib
     import numpy as np
     import tensorflow as tf
-    import tensorflow_compression
     assert "tfmnistcodec" not in sys.modules
+    assert "tensorflow_compression" not in sys.modules
 
     def varint(data, pos):
       value = shift = 0

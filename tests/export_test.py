@@ -3,6 +3,8 @@
 import functools
 import json
 import os
+import subprocess
+import sys
 import textwrap
 
 from absl.testing import parameterized
@@ -16,14 +18,14 @@ from tfmnistcodec import refinement
 
 import testing_utils
 
-# The consumer: a program that imports tensorflow and tensorflow_compression
-# only (not tfmnistcodec), as a user's would.
+# The consumer: a program that imports tensorflow only (neither
+# tensorflow_compression nor tfmnistcodec), as a user's would.
 CONSUMER = textwrap.dedent("""
     import sys
     import numpy as np
     import tensorflow as tf
-    import tensorflow_compression  # Registers the range coder's ops.
     assert "tfmnistcodec" not in sys.modules
+    assert "tensorflow_compression" not in sys.modules
     path, images_npy, out_npz = sys.argv[1:]
     loaded = tf.saved_model.load(path)
     images = tf.constant(np.load(images_npy))
@@ -43,8 +45,8 @@ EMPTY_BATCH_CONSUMER = textwrap.dedent("""
     import sys
     import numpy as np
     import tensorflow as tf
-    import tensorflow_compression  # Registers the range coder's ops.
     assert "tfmnistcodec" not in sys.modules
+    assert "tensorflow_compression" not in sys.modules
     loaded = tf.saved_model.load(sys.argv[1])
     outputs = {}
     for name, function in sorted(loaded.signatures.items()):
@@ -69,6 +71,29 @@ EMPTY_BATCH_CONSUMER = textwrap.dedent("""
     except tf.errors.InvalidArgumentError:
       outputs["x_for_zero_digits"] = "InvalidArgumentError"
     print(json.dumps(outputs, sort_keys=True))
+""")
+
+
+# Lists the op types of a SavedModel's graph and function library that a
+# TensorFlow without tensorflow_compression does not register (stdout), and
+# all op types (stderr).
+STOCK_OPS_CHECK = textwrap.dedent("""
+    import sys
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow.python.framework import op_def_registry
+    assert "tensorflow_compression" not in sys.modules
+    saved = saved_model_pb2.SavedModel()
+    with open(sys.argv[1] + "/saved_model.pb", "rb") as f:
+      saved.ParseFromString(f.read())
+    ops = set()
+    for graph in saved.meta_graphs:
+      ops.update(node.op for node in graph.graph_def.node)
+      for function in graph.graph_def.library.function:
+        ops.update(node.op for node in function.node_def)
+    print("unregistered:", *sorted(
+        op for op in ops if op_def_registry.get(op) is None))
+    print(*sorted(ops), file=sys.stderr)
 """)
 
 
@@ -207,6 +232,38 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(out["strings"], coded["strings"].numpy())
     self.assertAllClose(out["bits"], coded["bits"].numpy())
     self.assertEqual(out["bits"].dtype, np.float32)
+    # They are tensorflow-compression's bytes, as its own ops code them.
+    y = tf.round(self.codec.analysis_transform(
+        loss_lib.images_to_float(self.images)))
+    self.assertAllEqual(out["strings"], module.entropy_model.compress(y))
+
+  def test_graph_holds_only_stock_tensorflow_ops(self):
+    path = os.path.join(self.get_temp_dir(), "stock_ops")
+    export.export_saved_model(
+        model.Codec(latent_dims=10, seed=4,
+                    architecture=model.DEFAULT_ARCHITECTURE), path,
+        lmbda=2000.)
+    result = testing_utils.run_python(["-c", STOCK_OPS_CHECK, path])
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertEqual(result.stdout.split()[0], "unregistered:")
+    self.assertEqual(result.stdout.split()[1:], [])
+    # The check saw the coder: its string packing and unpacking.
+    self.assertIn("UnsortedSegmentJoin", result.stderr.split())
+    self.assertIn("DecodePaddedRaw", result.stderr.split())
+    # TensorFlow's own command-line runner runs the signatures.
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    images = os.path.join(self.get_temp_dir(), "nines.npy")
+    np.save(images, np.full([2, 28, 28, 1], 9, np.uint8))
+    for signature, inputs in [
+        ("compress", ["--inputs", f"images={images}"]),
+        ("decompress_unchecked", ["--input_exprs", "strings=[b'abc',b'']"])]:
+      run = subprocess.run(
+          [cli, "run", "--dir", path, "--tag_set", "serve",
+           "--signature_def", signature, *inputs],
+          capture_output=True, text=True, timeout=300, check=False,
+          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+      self.assertEqual(run.returncode, 0, run.stderr)
+      self.assertIn("Result for output key", run.stdout)
 
   @parameterized.parameters(model.DEFAULT_ARCHITECTURE, "tutorial")
   def test_every_signature_takes_an_empty_batch(self, architecture):

@@ -2,12 +2,13 @@
 
 The exported module holds only what coding needs: the two transforms and an
 entropy model whose range-coding tables (CDFs) were computed once, eagerly, from
-the trained prior, and are stored as variables in the SavedModel. A consumer
-needs `tensorflow` and `import tensorflow_compression` (which registers the
-range-coding ops), not this package:
+the trained prior, and are stored as variables in the SavedModel. It codes
+with `rangecoder`, tensorflow-compression's range coder rewritten in stock
+TensorFlow ops (the same bytes), so a consumer needs only `tensorflow`, of any
+version that loads the SavedModel, neither tensorflow_compression nor this
+package:
 
     import tensorflow as tf
-    import tensorflow_compression  # noqa: F401, registers the coder's ops.
     codec = tf.saved_model.load("model_dir/saved_model")
     out = codec.signatures["compress"](images=images)   # uint8 [N, 28, 28, 1]
     strings, bits = out["strings"], out["bits"]          # string [N], float [N]
@@ -50,6 +51,7 @@ import tensorflow as tf
 from tfmnistcodec import container
 from tfmnistcodec import entropy
 from tfmnistcodec import loss as loss_lib
+from tfmnistcodec import rangecoder
 from tfmnistcodec import refinement
 
 __all__ = ["FINGERPRINT_BYTES", "SIGNATURES", "CodecModule",
@@ -114,6 +116,9 @@ class CodecModule(tf.Module):
     self.synthesis_transform = codec.synthesis_transform
     self.prior = codec.prior
     self.entropy_model = entropy.entropy_model(codec.prior, compression=True)
+    # TFC's tables, coded with stock TensorFlow ops, byte for byte as TFC's.
+    self.range_coder = rangecoder.RangeCoder(self.entropy_model.cdf,
+                                             self.entropy_model.cdf_offset)
     self.latent_dims = tf.constant(codec.latent_dims, tf.int32)
     # Computed once, here; held as a constant of the `fingerprint` function.
     self.fingerprint_hex = fingerprint(self.entropy_model,
@@ -151,7 +156,7 @@ class CodecModule(tf.Module):
     """`compress` or `compress_fast` of a batch of at least one digit."""
     y = self._latents(images, refine=refine)
     _, bits = self.entropy_model(y, training=False)
-    return dict(strings=self.entropy_model.compress(y), bits=bits)
+    return dict(strings=self.range_coder.encode(_symbols(y)), bits=bits)
 
   def _latents(self, images, refine):
     """Integer-valued latents `[N, latent_dims]` to code for `images`."""
@@ -173,8 +178,7 @@ class CodecModule(tf.Module):
     as corrupt strings usually do not.
     """
     def decode():
-      y_hat = self.entropy_model.decompress(strings, [])
-      return dict(images=self._images(y_hat))
+      return dict(images=self._images(self._decode(strings, check=True)))
 
     return _unless_empty(tf.shape(strings)[0], decode, _no_images)
 
@@ -189,9 +193,7 @@ class CodecModule(tf.Module):
     corrupt string decodes to a wrong digit without an error.
     """
     def decode():
-      coder = entropy.coder_with_tables(
-          self.entropy_model, coding_rank=1, decode_sanity_check=False)
-      return dict(images=self._images(coder.decompress(strings, [])))
+      return dict(images=self._images(self._decode(strings, check=False)))
 
     return _unless_empty(tf.shape(strings)[0], decode, _no_images)
 
@@ -212,8 +214,8 @@ class CodecModule(tf.Module):
     def code():
       y = self._latents(images, refine=True)
       _, bits = self.entropy_model(y, training=False)
-      coder = entropy.coder_with_tables(self.entropy_model, coding_rank=2)
-      return dict(string=coder.compress(y), bits=bits)
+      string = self.range_coder.encode(tf.reshape(_symbols(y), [1, -1]))[0]
+      return dict(string=string, bits=bits)
 
     def no_digits():
       return dict(string=tf.constant(b""), bits=tf.zeros([0], tf.float32))
@@ -231,8 +233,14 @@ class CodecModule(tf.Module):
     into `count` digits; for `count` 0, unless the string is empty.
     """
     def decode():
-      coder = entropy.coder_with_tables(self.entropy_model, coding_rank=2)
-      return dict(images=self._images(coder.decompress(string, [count])))
+      with tf.control_dependencies([tf.debugging.assert_less_equal(
+          tf.cast(count, tf.int64) * tf.cast(self.latent_dims, tf.int64),
+          tf.constant(2**31 - 1, tf.int64),
+          message="decompress_stream: count is too large")]):
+        symbols = tf.cast(count, tf.int32) * self.latent_dims
+      y_hat = self._decode(string[None], check=True, symbols=symbols)
+      return dict(images=self._images(
+          tf.reshape(y_hat, [count, self.latent_dims])))
 
     def no_digits():
       with tf.control_dependencies([tf.debugging.assert_equal(
@@ -242,6 +250,20 @@ class CodecModule(tf.Module):
         return _no_images()
 
     return _unless_empty(count, decode, no_digits)
+
+  def _decode(self, strings, check, symbols=None):
+    """Strings `[N]` -> float latents `[N, symbols]` (default: latent_dims).
+
+    With `check`, fails with "Sanity check failed." (TFC's message) unless
+    every string decodes completely.
+    """
+    values, ok = self.range_coder.decode(
+        strings, self.latent_dims if symbols is None else symbols)
+    if check:
+      with tf.control_dependencies([tf.debugging.assert_equal(
+          ok, True, message="Sanity check failed.")]):
+        values = tf.identity(values)
+    return tf.cast(values, tf.float32)
 
   def _images(self, y_hat):
     """Decoded latents `[N, latent_dims]` -> uint8 images `[N, 28, 28, 1]`."""
@@ -259,11 +281,18 @@ class CodecModule(tf.Module):
     return dict(fingerprint=tf.constant(self.fingerprint_hex))
 
 
+def _symbols(y):
+  """Integer-valued float latents -> int32, as TFC's coder casts them."""
+  return tf.cast(tf.round(y), tf.int32)
+
+
 def _unless_empty(count, make, empty):
   """`make()` for a batch of `count` digits, `empty()` if `count` is 0.
 
-  TFC's range coder ops fail on zero strings and crash on zero latent
-  vectors, so an empty batch must not reach them; `tf.cond` runs one branch.
+  The range coder's loops need at least one lane and one symbol (and TFC's
+  ops, which coded before, failed on zero strings and crashed on zero
+  latent vectors), so an empty batch never reaches them; `tf.cond` runs one
+  branch.
   """
   return tf.cond(tf.not_equal(count, 0), make, empty)
 
