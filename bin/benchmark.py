@@ -9,8 +9,11 @@ median seconds per epoch (training and validation) and training steps per
 second, over every epoch but each run's first, which also traces and
 compiles. Coding: the SavedModel of --model (default: the benchmark's own
 last run) compresses and decompresses test digits at batch sizes 1, 128 and
-10,000; reports the median time per call and digits per second. Then the
-peak resident memory of the process. Prints one JSON object (also written to
+10,000; reports the median time per call and digits per second. Coders: the
+range coder alone, tensorflow-compression's ops against the SavedModel's
+stock-op coder on the same latents and tables, side by side (best of 5
+alternating rounds, bits per digit, whether the bytes are identical). Then
+the peak resident memory of the process. Prints one JSON object (also written to
 --output when given). The machine is shared and noisy: compare numbers from
 one run, side by side.
 """
@@ -32,7 +35,8 @@ from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
-import tensorflow_compression  # pylint: disable=unused-import  # Coder ops.
+# SavedModels exported before the stock-op coder need TFC's ops registered.
+import tensorflow_compression  # pylint: disable=unused-import
 
 from tfmnistcodec import atomic
 from tfmnistcodec import cli
@@ -127,6 +131,66 @@ def benchmark_coding(saved_model, images):
   return results
 
 
+def benchmark_coders(saved_model, images, rounds=5):
+  """The range coder alone: tensorflow-compression's ops against the stock.
+
+  Both code the same latents (those `compress_fast` codes, decoded) with
+  the SavedModel's tables, 1, 128 and 10,000 digits per call, in alternating
+  rounds; reports the best of `rounds` calls of each, digits/s, bits per
+  digit and whether the bytes are identical.
+  """
+  import tensorflow_compression as tfc  # pylint: disable=g-import-not-at-top
+  loaded = tf.saved_model.load(str(saved_model))
+  if not hasattr(loaded, "range_coder"):
+    return dict(skipped="the SavedModel predates the stock-op coder; export "
+                "it again with bin/export.py")
+  tables = loaded.entropy_model
+  latent_dims = int(loaded.range_coder.offset.shape[0])
+  theirs = tfc.ContinuousBatchedEntropyModel(
+      prior_shape=[latent_dims], coding_rank=1, compression=True,
+      stateless=True, cdf=tables._cdf, cdf_offset=tables._cdf_offset,  # pylint: disable=protected-access
+      offset_heuristic=False)
+  strings = loaded.signatures["compress_fast"](
+      images=tf.constant(images[:10000]))["strings"]
+  latents = tf.cast(theirs.decompress(strings, []), tf.int32)
+  coders = dict(
+      tensorflow_compression=(
+          tf.function(lambda v: theirs.compress(tf.cast(v, tf.float32))),
+          tf.function(lambda s: theirs.decompress(s, []))),
+      stock_ops=(loaded.range_coder.encode,
+                 lambda s: loaded.range_coder.decode(s, latent_dims)))
+  results = []
+  for size in (1, 128, 10000):
+    values, coded = latents[:size], strings[:size]
+    best = {}
+    for name, (encode, decode) in coders.items():
+      same = bool(tf.reduce_all(encode(values) == coded))  # And warm-up.
+      decode(coded)
+      best[name] = dict(identical_bytes=same, encode=[], decode=[])
+    for _ in range(rounds):
+      for name, (encode, decode) in coders.items():
+        for what, function, argument in (("encode", encode, values),
+                                         ("decode", decode, coded)):
+          start = time.perf_counter()
+          tf.nest.map_structure(lambda t: t.numpy(), function(argument))
+          best[name][what].append(time.perf_counter() - start)
+    bits = 8 * float(tf.reduce_mean(tf.cast(tf.strings.length(coded),
+                                            tf.float32)))
+    for name, timing in best.items():
+      entry = dict(coder=name, batch_size=int(values.shape[0]),
+                   bits_per_digit=bits,
+                   identical_bytes=timing["identical_bytes"])
+      for what in ("encode", "decode"):
+        seconds = min(timing[what])
+        entry[f"{what}_best_ms"] = 1000 * seconds
+        entry[f"{what}_digits_per_second"] = values.shape[0] / seconds
+      results.append(entry)
+      logging.info("coder %s, batch %d: encode %.0f, decode %.0f digits/s",
+                   name, values.shape[0], entry["encode_digits_per_second"],
+                   entry["decode_digits_per_second"])
+  return results
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -158,6 +222,7 @@ def main(argv):
             os.path.join(workdir, f"run_{_REPEATS.value - 1}"))
         export.export_saved_model(codec, saved_model, config.lmbda)
       result["coding"] = benchmark_coding(saved_model, test_images)
+      result["coders"] = benchmark_coders(saved_model, test_images)
       result["coding_model"] = str(_MODEL.value or "this benchmark's model")
     result["peak_rss_mib"] = peak_rss_mib()
     text = json.dumps(result, indent=2)
