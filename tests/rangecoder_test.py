@@ -89,7 +89,7 @@ class RangeCoderTest(tf.test.TestCase, parameterized.TestCase):
   def test_batch_shapes(self):
     strings_model, _ = tfc_coders([0.5, 2.])
     coder = rangecoder.RangeCoder(strings_model.cdf, strings_model.cdf_offset)
-    for lanes in (1, 2, 17, 300):
+    for lanes in (1, 2, 17, 300, 2100):  # 2100: two calls of 1536 lanes.
       y = np.arange(lanes * 2, dtype=np.int32).reshape(lanes, 2) % 5 - 2
       strings = coder.encode(y)
       self.assertEqual(strings.shape, (lanes,))

@@ -144,10 +144,6 @@ class RangeCoder(tf.Module):
         function, jit_compile=self.jit_compile, autograph=False,
         input_signature=[tf.TensorSpec(shape, dtype) for shape, dtype in specs])
 
-  @property
-  def channels(self):
-    return int(self.cdf.shape[0])
-
   @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)],
                autograph=False)
   def encode(self, values):
@@ -157,7 +153,6 @@ class RangeCoder(tf.Module):
     table's range are coded with the overflow code. `lanes` and `M` must be
     at least 1.
     """
-    values = tf.convert_to_tensor(values, tf.int32)
     lanes, m = tf.shape(values)[0], tf.shape(values)[1]
     channels = tf.range(m) % tf.shape(self.cdf)[0]
     symbols = tf.cast(values - tf.gather(self.offset, channels)[None],
@@ -165,8 +160,10 @@ class RangeCoder(tf.Module):
     top = tf.cast(tf.gather(self.escape, channels)[None], tf.int64)
     clipped = _pad_to(tf.clip_by_value(symbols, 0, top - 1),
                       [_lanes_bucket(lanes), _size_bucket(m, exact=1024)])
-    values_, counts = self._encode_symbols(clipped, m, self.cdf,
-                                           tf.constant(self.precision))
+    values_, counts = _in_halves(
+        lambda half: self._encode_symbols(half, m, self.cdf,
+                                          tf.constant(self.precision)),
+        clipped)
     strings = _pack(values_[:lanes], counts[:lanes])
     # Lanes with a value outside its table: coded again, with the overflow
     # codes' events, and put in place of the clipped lanes' strings.
@@ -196,20 +193,38 @@ class RangeCoder(tf.Module):
     `ok` is TFC's sanity check: the string decoded completely, to its last
     byte and its final interval. Any bytes decode without error.
     """
-    strings = tf.convert_to_tensor(strings, tf.string)
-    length = tf.convert_to_tensor(length, tf.int32)
     lanes = tf.shape(strings)[0]
     data, lengths = _unpack(strings)
     shape = [_lanes_bucket(lanes),
              _size_bucket(tf.shape(data)[1], minimum=16)]
-    symbols, ok = self._decode_loop(
-        _pad_to(data, shape), _pad_to(lengths, shape[:1]),
-        tf.zeros([_size_bucket(length, exact=1024)], tf.int8), length,
-        tf.cast(self.cdf, tf.int64), tf.cast(self.escape, tf.int64),
-        tf.constant(self.precision, tf.int64))
+    capacity = tf.zeros([_size_bucket(length, exact=1024)], tf.int8)
+    symbols, ok = _in_halves(
+        lambda data, lengths: self._decode_loop(
+            data, lengths, capacity, length, tf.cast(self.cdf, tf.int64),
+            tf.cast(self.escape, tf.int64),
+            tf.constant(self.precision, tf.int64)),
+        _pad_to(data, shape), _pad_to(lengths, shape[:1]))
     symbols, ok = symbols[:lanes, :length], ok[:lanes]
     channels = tf.range(length) % tf.shape(self.offset)[0]
     return symbols + tf.gather(self.offset, channels)[None], ok
+
+
+def _in_halves(function, *lanes):
+  """`function(*lanes)`, in two calls of half the lanes each when many.
+
+  The integer loops run on one core each; TensorFlow runs the two calls at
+  once, on two. Lane counts above 1024 are multiples of 1024, so the halves
+  are of equal, few shapes.
+  """
+  def two():
+    half = tf.shape(lanes[0])[0] // 2
+    first = function(*(x[:half] for x in lanes))
+    second = function(*(x[half:] for x in lanes))
+    return tf.nest.map_structure(lambda a, b: tf.concat([a, b], 0), first,
+                                 second)
+
+  return tf.cond(tf.shape(lanes[0])[0] >= 2048, two,
+                 lambda: function(*lanes))
 
 
 def _lanes_bucket(n):
