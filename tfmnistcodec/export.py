@@ -233,10 +233,13 @@ class CodecModule(tf.Module):
     into `count` digits; for `count` 0, unless the string is empty.
     """
     def decode():
-      with tf.control_dependencies([tf.debugging.assert_less_equal(
-          tf.cast(count, tf.int64) * tf.cast(self.latent_dims, tf.int64),
-          tf.constant(2**31 - 1, tf.int64),
-          message="decompress_stream: count is too large")]):
+      with tf.control_dependencies([
+          tf.debugging.assert_non_negative(
+              count, message="decompress_stream: count is negative"),
+          tf.debugging.assert_less_equal(
+              tf.cast(count, tf.int64) * tf.cast(self.latent_dims, tf.int64),
+              tf.constant(2**31 - 1, tf.int64),
+              message="decompress_stream: count is too large")]):
         symbols = tf.cast(count, tf.int32) * self.latent_dims
       y_hat = self._decode(string[None], check=True, symbols=symbols)
       return dict(images=self._images(
