@@ -285,23 +285,19 @@ def _events(values, cdf, escape, offset, precision):
   row = tf.cast(channels, tf.int64)[None] * width
   lower = tf.gather(flat_cdf, row + symbol)
   upper = tf.gather(flat_cdf, row + symbol + 1)
-  prec = tf.constant(precision, tf.int64)
-  # Lanes with an overflow code get its binary events inserted after its
-  # symbol; they are few, so only they are rebuilt, with a scatter.
-  rows = tf.where(tf.reduce_any(overflow, axis=1))[:, 0]  # [R]
-  s_r = tf.gather(s, rows)
-  where = tf.where(tf.gather(overflow, rows))  # [n, 2]: row in R, element.
-  s_over = tf.gather_nd(s_r, where)
+  # Each overflow code's binary events go right after its symbol: a scatter
+  # into `[lanes, E]` (`encode` calls this for the few lanes with one).
+  where = tf.where(overflow)  # [n, 2]: lane, element.
+  s_over = tf.gather_nd(s, where)
   gamma = tf.where(s_over < 0, -s_over,
                    s_over - tf.gather(top[0], where[:, 1]) + 1)
   bits = _bit_length(gamma)
-  counts = 1 + 2 * tf.scatter_nd(where, bits, tf.shape(s_r, tf.int64))
+  counts = 1 + 2 * tf.scatter_nd(where, bits, tf.shape(s, tf.int64))
   starts = tf.cumsum(counts, axis=1, exclusive=True)
-  total_r = tf.reduce_sum(counts, axis=1)
-  e = tf.reduce_max(tf.concat([[tf.cast(m, tf.int64)], total_r], 0))
-  row_index = tf.broadcast_to(
-      tf.range(tf.shape(rows, tf.int64)[0])[:, None], tf.shape(s_r))
-  index = tf.reshape(tf.stack([row_index, starts], -1), [-1, 2])
+  total = tf.reduce_sum(counts, axis=1)
+  lane = tf.broadcast_to(tf.range(lanes, dtype=tf.int64)[:, None],
+                         tf.shape(s))
+  index = tf.reshape(tf.stack([lane, starts], -1), [-1, 2])
   g, nb = gamma[:, None], bits[:, None]
   sign = tf.cast(s_over < 0, tf.int64)[:, None]
   k = tf.range(1, 2 * tf.reduce_max(tf.concat([[0], bits], 0)) + 1,
@@ -320,22 +316,18 @@ def _events(values, cdf, escape, offset, precision):
       tf.stack([tf.broadcast_to(where[:, :1], tf.shape(position)), position],
                -1), valid)
   extra_bit = tf.boolean_mask(bit, valid)
-  prec_all = tf.fill(tf.shape(s), prec)
+  shape = tf.stack([tf.cast(lanes, tf.int64), tf.reduce_max(total)])
 
   def events(plain, extra):
-    """`plain` `[lanes, M]` padded to E, the overflow lanes' rows rebuilt."""
-    rebuilt = tf.scatter_nd(
+    """The values' own events and the codes' events, in order."""
+    return tf.scatter_nd(
         tf.concat([index, extra_index], 0),
-        tf.concat([tf.reshape(tf.gather(plain, rows), [-1]), extra], 0),
-        tf.stack([tf.shape(rows, tf.int64)[0], e]))
-    padded = tf.pad(plain, [[0, 0], [0, e - tf.cast(m, tf.int64)]])
-    return tf.tensor_scatter_nd_update(padded, rows[:, None], rebuilt)
+        tf.concat([tf.reshape(plain, [-1]), extra], 0), shape)
 
   lower = events(lower, extra_bit)
   upper = events(upper, extra_bit + 1)
-  precs = events(prec_all, tf.ones_like(extra_bit))
-  total = tf.tensor_scatter_nd_update(
-      tf.fill([lanes], tf.cast(m, tf.int64)), rows[:, None], total_r)
+  precs = events(tf.fill(tf.shape(s), tf.constant(precision, tf.int64)),
+                 tf.ones_like(extra_bit))
   return lower, upper, precs, tf.cast(total, tf.int32)
 
 
