@@ -43,6 +43,7 @@ from tfmnistcodec import cli
 from tfmnistcodec import data
 from tfmnistcodec import evaluation
 from tfmnistcodec import export
+from tfmnistcodec import rangecoder
 from tfmnistcodec import training
 
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Training runs.", lower_bound=1)
@@ -135,30 +136,34 @@ def benchmark_coders(saved_model, images, rounds=5):
   """The range coder alone: tensorflow-compression's ops against the stock.
 
   Both code the same latents (those `compress_fast` codes, decoded) with
-  the SavedModel's tables, 1, 128 and 10,000 digits per call, in alternating
+  the SavedModel's tables (the stock coder as this checkout builds it), 1, 128 and 10,000 digits per call, in alternating
   rounds; reports the best of `rounds` calls of each, digits/s, bits per
   digit and whether the bytes are identical.
   """
   import tensorflow_compression as tfc  # pylint: disable=g-import-not-at-top
   loaded = tf.saved_model.load(str(saved_model))
-  if not hasattr(loaded, "range_coder"):
-    return dict(skipped="the SavedModel predates the stock-op coder; export "
-                "it again with bin/export.py")
   tables = loaded.entropy_model
-  latent_dims = int(loaded.range_coder.offset.shape[0])
+  cdf, cdf_offset = tables._cdf, tables._cdf_offset  # pylint: disable=protected-access
+  ours = rangecoder.RangeCoder(cdf, cdf_offset)
+  latent_dims = int(ours.offset.shape[0])
   theirs = tfc.ContinuousBatchedEntropyModel(
       prior_shape=[latent_dims], coding_rank=1, compression=True,
-      stateless=True, cdf=tables._cdf, cdf_offset=tables._cdf_offset,  # pylint: disable=protected-access
-      offset_heuristic=False)
+      stateless=True, cdf=cdf, cdf_offset=cdf_offset, offset_heuristic=False)
   strings = loaded.signatures["compress_fast"](
       images=tf.constant(images[:10000]))["strings"]
   latents = tf.cast(theirs.decompress(strings, []), tf.int32)
+  values_spec = [tf.TensorSpec([None, latent_dims], tf.int32)]
+  strings_spec = [tf.TensorSpec([None], tf.string)]
   coders = dict(
       tensorflow_compression=(
-          tf.function(lambda v: theirs.compress(tf.cast(v, tf.float32))),
-          tf.function(lambda s: theirs.decompress(s, []))),
-      stock_ops=(loaded.range_coder.encode,
-                 lambda s: loaded.range_coder.decode(s, latent_dims)))
+          tf.function(lambda v: theirs.compress(tf.cast(v, tf.float32)),
+                      input_signature=values_spec),
+          tf.function(lambda s: theirs.decompress(s, []),
+                      input_signature=strings_spec)),
+      stock_ops=(
+          tf.function(ours.encode, input_signature=values_spec),
+          tf.function(lambda s: ours.decode(s, latent_dims),
+                      input_signature=strings_spec)))
   results = []
   for size in (1, 128, 10000):
     values, coded = latents[:size], strings[:size]

@@ -60,6 +60,35 @@ class RangeCoderTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(values, y.reshape(1, -1))
     self.assertAllEqual(ok, [True])
 
+  def test_runs_of_a_delayed_carry(self):
+    # A flat table of 256 symbols at precision 16: each symbol is 8 bits,
+    # and now and then the interval straddles 2^32 across two
+    # renormalizations, so the carry is written late, followed by a run of
+    # 0x00 or 0xFF bytes. Those lanes code as TFC's both alone and 16 at a
+    # time (bytes laid out in XLA) and with all the others (packed outside).
+    cdf = np.append(np.arange(0, 65536, 256), [65535, 65536])
+    flat = np.concatenate([[-16], cdf]).astype(np.int32)
+    coder = rangecoder.RangeCoder(flat, np.zeros([1], np.int32))
+    values = np.random.default_rng(1).integers(
+        0, 256, (2000, 1000)).astype(np.int32)
+    handle = gen_ops.create_range_encoder([2000], flat[None])
+    handle = gen_ops.entropy_encode_channel(handle, values)
+    want = gen_ops.entropy_encode_finalize(handle).numpy()
+    pieces, counts, _ = coder._encode_many(  # pylint: disable=protected-access
+        values, 1000, coder.cdf, coder.escape, coder.offset)
+    runs = counts.numpy()[:, 2:-2:5]
+    of_ff = runs * (pieces.numpy()[:, 2:-2:5] == 0xFF)
+    lanes = np.flatnonzero(runs.max(1))
+    self.assertGreater(of_ff.max(), 0)  # Runs of either byte occur.
+    self.assertGreater((runs - of_ff).max(), 0)
+    self.assertAllEqual(coder.encode(values), want)
+    self.assertAllEqual(coder.encode(values[lanes[:16]]), want[lanes[:16]])
+    for lane in lanes:
+      self.assertEqual(coder.encode(values[lane:lane + 1])[0], want[lane])
+    decoded, ok = coder.decode(want[lanes], 1000)
+    self.assertAllEqual(decoded, values[lanes])
+    self.assertTrue(np.all(ok))
+
   def test_any_bytes_decode_as_tfc_decodes_them(self):
     rng = np.random.default_rng(2)
     scales = rng.uniform(0.05, 8., 7)

@@ -155,6 +155,12 @@ class ToolsBinTest(tf.test.TestCase):
         [(c["signature"], c["batch_size"]) for c in printed["coding"]],
         [("compress", 1), ("decompress", 1), ("compress_fast", 1),
          ("compress", 24), ("decompress", 24), ("compress_fast", 24)])
+    # Both range coders, side by side, wrote the same bytes.
+    self.assertEqual(
+        [(c["coder"], c["batch_size"]) for c in printed["coders"]],
+        [(coder, size) for size in (1, 128, 10000)
+         for coder in ("tensorflow_compression", "stock_ops")])
+    self.assertTrue(all(c["identical_bytes"] for c in printed["coders"]))
     self.assertGreater(printed["peak_rss_mib"], 100)
 
 

@@ -31,6 +31,8 @@ TFC does) and bounds the Elias gamma prefix at 31 zeros (where TFC's would
 overflow), which it reports as a failed sanity check.
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -41,6 +43,10 @@ _MASK32 = 0xFFFFFFFF
 _MAX_GAMMA_BITS = 32
 # One-byte strings, to turn byte values into a string with `reduce_join`.
 _BYTE_STRINGS = [bytes([i]) for i in range(256)]
+# `encode` lays out the bytes in XLA for up to 16 lanes of this many values.
+_FEW_SYMBOLS = 1024
+# Powers of two that `_size_bucket` rounds to.
+_POWERS = [1 << i for i in range(31)]
 
 
 def tables_from_tfc(cdf, cdf_offset):
@@ -128,16 +134,21 @@ class RangeCoder(tf.Module):
                                 name="offset")
     # One concrete function each, whichever signature calls them.
     matrix, vector, scalar = ([None, None], [None], [])
-    self._encode_symbols = self._compiled(
-        _encode_symbols, (matrix, tf.int64), (scalar, tf.int32),
-        (matrix, tf.int32), (scalar, tf.int32))
+    # The precision is a constant of the compiled code, not an argument.
+    values = ((matrix, tf.int32), (scalar, tf.int32), (matrix, tf.int32),
+              (vector, tf.int32), (vector, tf.int32))
+    self._encode_few = self._compiled(functools.partial(
+        _encode_values, precision=self.precision, layout=True), *values)
+    self._encode_many = self._compiled(functools.partial(
+        _encode_values, precision=self.precision), *values)
     self._encode_events = self._compiled(
         _encode_events, (matrix, tf.int64), (matrix, tf.int64),
         (matrix, tf.int64), (vector, tf.int32), (scalar, tf.int32))
     self._decode_loop = self._compiled(
-        _decode_loop, (matrix, tf.int64), (vector, tf.int64),
-        (vector, tf.int8), (scalar, tf.int32), (matrix, tf.int64),
-        (vector, tf.int64), (scalar, tf.int64))
+        functools.partial(_decode_loop, precision=self.precision),
+        (matrix, tf.uint8), (vector, tf.int32), (vector, tf.int8),
+        (scalar, tf.int32), (matrix, tf.int32), (vector, tf.int32),
+        (vector, tf.int32))
 
   def _compiled(self, function, *specs):
     return tf.function(
@@ -150,25 +161,32 @@ class RangeCoder(tf.Module):
     """int32 `[lanes, M]` values -> string `[lanes]`, TFC's bytes exactly.
 
     Element `j` of a row is coded with table `j mod C`; values outside a
-    table's range are coded with the overflow code. `lanes` and `M` must be
-    at least 1.
+    table's range are coded with the overflow code. `M` must be at least 1.
+
+    `encode` and `decode` are one function each, whichever signature of a
+    SavedModel calls them: copies in each would load slower.
     """
     lanes, m = tf.shape(values)[0], tf.shape(values)[1]
-    channels = tf.range(m) % tf.shape(self.cdf)[0]
-    symbols = tf.cast(values - tf.gather(self.offset, channels)[None],
-                      tf.int64)
-    top = tf.cast(tf.gather(self.escape, channels)[None], tf.int64)
-    clipped = _pad_to(tf.clip_by_value(symbols, 0, top - 1),
-                      [_lanes_bucket(lanes), _size_bucket(m, exact=1024)])
-    values_, counts = _in_halves(
-        lambda half: self._encode_symbols(half, m, self.cdf,
-                                          tf.constant(self.precision)),
-        clipped)
-    strings = _pack(values_[:lanes], counts[:lanes])
-    # Lanes with a value outside its table: coded again, with the overflow
-    # codes' events, and put in place of the clipped lanes' strings.
-    rows = tf.cast(tf.where(
-        tf.reduce_any((symbols < 0) | (symbols >= top), 1))[:, 0], tf.int32)
+    padded = _pad_to(values, tf.stack([_lanes_bucket(lanes),
+                                       _size_bucket(m, exact=1024)]))
+    tables = (m, self.cdf, self.escape, self.offset)
+
+    def few():
+      """Up to 16 short lanes: the bytes are laid out in the compiled code."""
+      data, lengths, overflow = self._encode_few(padded, *tables)
+      return _strings(data[:lanes], lengths[:lanes]), overflow[:lanes]
+
+    def many():
+      """More: packed outside it, where it costs no time per byte."""
+      pieces, counts, overflow = _in_halves(
+          lambda half: self._encode_many(half, *tables), padded)
+      return _pack(pieces[:lanes], counts[:lanes]), overflow[:lanes]
+
+    strings, overflow = tf.cond((lanes <= 16) & (m <= _FEW_SYMBOLS), few,
+                                many)
+    # Lanes with a value outside its table were coded clipped: they are
+    # coded again, with the overflow codes' events, and put in place.
+    rows = tf.cast(tf.where(overflow)[:, 0], tf.int32)
 
     def with_overflow():
       lower, upper, precision, total = _events(
@@ -176,10 +194,10 @@ class RangeCoder(tf.Module):
           self.precision)
       r, e = tf.shape(rows)[0], tf.shape(lower)[1]
       shape = [_lanes_bucket(r), _size_bucket(e, minimum=64)]
-      values_, counts = self._encode_events(
+      pieces, counts = self._encode_events(
           _pad_to(lower, shape), _pad_to(upper, shape),
           _pad_to(precision, shape), _pad_to(total, shape[:1]), e)
-      fixed = _pack(values_[:r], counts[:r])
+      fixed = _pack(pieces[:r], counts[:r])
       return tf.dynamic_stitch([tf.range(lanes), rows], [strings, fixed])
 
     return tf.cond(tf.size(rows) > 0, with_overflow, lambda: strings)
@@ -193,20 +211,20 @@ class RangeCoder(tf.Module):
     `ok` is TFC's sanity check: the string decoded completely, to its last
     byte and its final interval. Any bytes decode without error.
     """
-    lanes = tf.shape(strings)[0]
-    data, lengths = _unpack(strings)
-    shape = [_lanes_bucket(lanes),
-             _size_bucket(tf.shape(data)[1], minimum=16)]
+    lanes = tf.size(strings)
+    # Empty strings pad the lanes; `decode_raw` pads each string with zeros.
+    strings = _pad_to(strings, _lanes_bucket(lanes)[None])
+    lengths = tf.strings.length(strings)
+    data = tf.io.decode_raw(
+        strings, tf.uint8,
+        fixed_length=_size_bucket(tf.reduce_max(lengths), minimum=16))
     capacity = tf.zeros([_size_bucket(length, exact=1024)], tf.int8)
     symbols, ok = _in_halves(
         lambda data, lengths: self._decode_loop(
-            data, lengths, capacity, length, tf.cast(self.cdf, tf.int64),
-            tf.cast(self.escape, tf.int64),
-            tf.constant(self.precision, tf.int64)),
-        _pad_to(data, shape), _pad_to(lengths, shape[:1]))
-    symbols, ok = symbols[:lanes, :length], ok[:lanes]
-    channels = tf.range(length) % tf.shape(self.offset)[0]
-    return symbols + tf.gather(self.offset, channels)[None], ok
+            data, lengths, capacity, length, self.cdf, self.escape,
+            self.offset),
+        data, lengths)
+    return symbols[:lanes, :length], ok[:lanes]
 
 
 def _in_halves(function, *lanes):
@@ -242,16 +260,13 @@ def _lanes_bucket(n):
 def _size_bucket(n, exact=0, minimum=1):
   """A length to compile for: `n` up to `exact`, then a power of two."""
   n = tf.maximum(tf.cast(n, tf.int32), minimum)
-  power = tf.bitwise.left_shift(1, tf.cast(
-      tf.math.ceil(tf.math.log(tf.cast(n, tf.float64)) / np.log(2.)),
-      tf.int32))
-  power = tf.where(power < n, power * 2, power)  # Rounding, either way.
-  power = tf.where(power // 2 >= n, power // 2, power)
+  power = tf.gather(_POWERS, tf.minimum(
+      tf.searchsorted(_POWERS, n[None]), len(_POWERS) - 1))[0]
   return tf.where(n <= exact, n, power)
 
 
 def _pad_to(x, shape):
-  """Pads `x` with zeros at the end of each dimension to `shape`."""
+  """Pads `x` with zeros (or empty strings) at the end of each dimension."""
   return tf.pad(x, tf.stack([tf.zeros_like(shape), shape - tf.shape(x)], 1))
 
 
@@ -423,32 +438,89 @@ def _encoder_pieces(writes, base, size1, delay):
   return tf.cast(values, tf.int32), tf.cast(counts, tf.int32)
 
 
-def _encode_symbols(symbols, steps, cdf, precision):
-  """The range encoder over symbols `[lanes, M]`, none of them overflowing.
+def _layout(values, counts):
+  """Pieces (`_encoder_pieces`) -> int32 bytes `[lanes, 2 E + 2]`, lengths.
 
-  Symbol `j < steps` of a lane (an index into its table, `0 <= symbol <
-  escape`) is coded with table `j mod C`; the rest is padding. Returns
-  `_encoder_pieces`.
+  Each lane's bytes, then zeros. A step that renormalizes owes two bytes,
+  written at once (the top 16 bits of the interval) or later (a delayed
+  carry: two bytes and a run of 0x00 or 0xFF, two bytes for each step it
+  waited); the finalization writes at most two: so `2 E + 2` bytes hold any
+  lane. Single bytes are scattered to their offsets; runs of 0xFF, as +1 at
+  their start and -1 at their end, summed up along the lane. XLA's scatter
+  costs time per lane and byte, so `encode` lays out few lanes of at most
+  `_FEW_SYMBOLS` values this way (`5 E + 2 <= 8192` pieces) and packs the
+  others outside the compiled code.
   """
-  lanes, capacity = tf.shape(symbols)[0], tf.shape(symbols)[1]
+  lanes, pieces = tf.shape(values)[0], tf.shape(values)[1]
+  width = 2 * (pieces - 2) // 5 + 2
+  start = _cumsum(counts) - counts
+  piece = tf.range(pieces)
+  run = ((piece % 5 == 2) & (piece < pieces - 2))[None]
+  lane = tf.broadcast_to(tf.range(lanes)[:, None], tf.shape(start))
+  at = lambda offset: tf.stack([lane, offset], -1)
+  zeros = tf.zeros(tf.stack([lanes, width + 1]), tf.int32)
+  singles = tf.tensor_scatter_nd_add(
+      zeros, at(start), tf.where(run, tf.zeros_like(values), values * counts))
+  ff = tf.where(run & (values == 0xFF), tf.minimum(counts, 1),
+                tf.zeros_like(counts))
+  edges = tf.tensor_scatter_nd_add(
+      zeros, tf.concat([at(start), at(start + counts)], 1),
+      tf.concat([ff, -ff], 1))
+  data = singles + 0xFF * _cumsum(edges)
+  return data[:, :width], tf.reduce_sum(counts, axis=1)
+
+
+def _cumsum(x):
+  """`tf.cumsum(x, axis=1)` for rows of up to 8192 (`_layout`'s, at most).
+
+  In 13 shifted adds: XLA on CPU sums a window for each element of
+  `tf.cumsum`, work quadratic in the length of the row.
+  """
+  n = tf.shape(x)[1]
+  for k in range(13):
+    x += tf.pad(x, [[0, 0], [1 << k, 0]])[:, :n]
+  return x
+
+
+def _encode_values(values, steps, cdf, escape, offset, precision,
+                   layout=False):
+  """The range encoder over int32 values `[lanes, M]`, clipped to its tables.
+
+  Element `j < steps` of a lane is coded with table `j mod C`; the rest is
+  padding. A value outside its table is coded as the nearest one in it, and
+  its lane flagged: `encode` codes those lanes again, with overflow codes.
+
+  Returns:
+    `_encoder_pieces`, or `_layout` of them if `layout`, and bool
+    `overflow` `[lanes]`.
+  """
+  lanes, capacity = tf.shape(values)[0], tf.shape(values)[1]
   channels, width = tf.shape(cdf)[0], tf.shape(cdf)[1]
+  table = tf.range(capacity) % channels
+  symbols = tf.cast(values - tf.gather(offset, table)[None], tf.int64)
+  top = tf.cast(tf.gather(escape, table), tf.int64)[None]
+  overflow = tf.reduce_any(
+      ((symbols < 0) | (symbols >= top)) & (tf.range(capacity) < steps)[None],
+      axis=1)
+  index = tf.transpose(tf.cast(table * width, tf.int64)[None] +
+                       tf.clip_by_value(symbols, 0, top - 1))
   flat_cdf = tf.reshape(tf.cast(cdf, tf.int64), [-1])
   precision = tf.cast(precision, tf.int64)
   zero = tf.zeros([lanes], tf.int64)
   writes = tf.TensorArray(tf.int64, size=capacity, element_shape=[None, 2])
 
   def body(t, base, size1, delay, writes):
-    index = tf.cast((t % channels) * width, tf.int64) + symbols[:, t]
     base, size1, delay, carry, top = _encoder_step(
-        base, size1, delay, tf.gather(flat_cdf, index),
-        tf.gather(flat_cdf, index + 1), precision)
+        base, size1, delay, tf.gather(flat_cdf, index[t]),
+        tf.gather(flat_cdf, index[t] + 1), precision)
     return t + 1, base, size1, delay, writes.write(
         t, tf.stack([carry, top], 1))
 
   _, base, size1, delay, writes = tf.while_loop(
       lambda t, *_: t < steps, body,
       (tf.constant(0), zero, zero + _MASK32, zero, writes))
-  return _encoder_pieces(_written(writes, steps), base, size1, delay)
+  pieces = _encoder_pieces(_written(writes, steps), base, size1, delay)
+  return (*(_layout(*pieces) if layout else pieces), overflow)
 
 
 def _encode_events(lower, upper, precision, total, steps):
@@ -492,28 +564,32 @@ def _pack(values, counts):
   return tf.strings.reduce_join(rows, axis=1)
 
 
-def _unpack(strings):
-  """Strings `[lanes]` -> int64 bytes `[lanes, max(1, longest)]`, lengths."""
-  lengths = tf.strings.length(strings)
-  width = tf.maximum(tf.reduce_max(tf.concat([[0], lengths], 0)), 1)
-  data = tf.io.decode_raw(strings, tf.uint8, fixed_length=width)
-  return tf.cast(data, tf.int64), tf.cast(lengths, tf.int64)
+def _strings(data, lengths):
+  """Bytes `[lanes, W]` (int32) and lengths -> one string a lane."""
+  chars = tf.gather(tf.constant(_BYTE_STRINGS),
+                    data[:, :tf.reduce_max(lengths)])
+  return tf.strings.substr(tf.strings.reduce_join(chars, axis=1),
+                           tf.zeros_like(lengths), lengths)
 
 
-def _decode_loop(data, lengths, capacity, length, cdf, escape, precision):
-  """The range decoder: bytes `[lanes, W]` -> `length` symbols a lane.
+def _decode_loop(data, lengths, capacity, length, cdf, escape, offset,
+                 precision):
+  """The range decoder: bytes `[lanes, W]` -> `length` values a lane.
 
   Args:
-    data, lengths: Each lane's bytes (zero-padded) and its length.
+    data, lengths: Each lane's bytes (uint8, zero-padded) and its length.
     capacity: A tensor `[L]`, `L >= length`, whose shape alone sizes the
       output (XLA needs it static); its values are not read.
-    length: Symbols to decode per lane.
-    cdf, escape, precision: The tables.
+    length: Values to decode per lane.
+    cdf, escape, offset, precision: The tables.
 
   Returns:
-    int32 symbols `[lanes, L]` (before the tables' offsets; zeros from
-    `length` on) and bool `ok` `[lanes]`, TFC's sanity check.
+    int32 values `[lanes, L]` (padding from `length` on) and bool `ok`
+    `[lanes]`, TFC's sanity check.
   """
+  data, lengths = tf.cast(data, tf.int64), tf.cast(lengths, tf.int64)
+  cdf, escape = tf.cast(cdf, tf.int64), tf.cast(escape, tf.int64)
+  precision = tf.cast(precision, tf.int64)
   lanes, width = tf.shape(data)[0], tf.shape(data)[1]
   channels = tf.shape(cdf)[0]
   zero = tf.zeros([lanes], tf.int64)
@@ -635,4 +711,5 @@ def _decode_loop(data, lengths, capacity, length, cdf, escape, precision):
                       tf.bitwise.bitwise_and(tf.bitwise.left_shift(mid, shift),
                                              _MASK32))
   ok = (pos == lengths) & (value == expected) & ~failed
-  return tf.transpose(symbols.stack()), ok
+  table = tf.range(tf.shape(capacity)[0]) % tf.shape(offset)[0]
+  return tf.transpose(symbols.stack()) + tf.gather(offset, table)[None], ok
