@@ -136,9 +136,10 @@ def benchmark_coders(saved_model, images, rounds=5):
   """The range coder alone: tensorflow-compression's ops against the stock.
 
   Both code the same latents (those `compress_fast` codes, decoded) with
-  the SavedModel's tables (the stock coder as this checkout builds it), 1, 128 and 10,000 digits per call, in alternating
-  rounds; reports the best of `rounds` calls of each, digits/s, bits per
-  digit and whether the bytes are identical.
+  the SavedModel's tables (the stock coder as this checkout builds it), 1,
+  128 and 10,000 digits per call, in alternating rounds; reports the best of
+  `rounds` calls of each, digits/s, bits per digit and whether the bytes are
+  identical.
   """
   import tensorflow_compression as tfc  # pylint: disable=g-import-not-at-top
   loaded = tf.saved_model.load(str(saved_model))
