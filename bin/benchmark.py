@@ -38,12 +38,12 @@ import tensorflow as tf
 # SavedModels exported before the stock-op coder need TFC's ops registered.
 import tensorflow_compression  # pylint: disable=unused-import
 
-from tfmnistcodec import atomic
 from tfmnistcodec import cli
+from tfmnistcodec.core import rangecoder
 from tfmnistcodec import data
-from tfmnistcodec import evaluation
 from tfmnistcodec import export
-from tfmnistcodec import rangecoder
+from tfmnistcodec.files import atomic
+from tfmnistcodec.study import evaluation
 from tfmnistcodec import training
 
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Training runs.", lower_bound=1)

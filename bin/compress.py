@@ -20,10 +20,10 @@ from absl import flags
 from absl import logging
 import numpy as np
 
-from tfmnistcodec import atomic
 from tfmnistcodec import cli
-from tfmnistcodec import codecfile
-from tfmnistcodec import imageio
+from tfmnistcodec.files import atomic
+from tfmnistcodec.files import codecfile
+from tfmnistcodec.files import imageio
 
 _MODEL = flags.DEFINE_string(
     "model", None, "SavedModel folder (<model_dir>/saved_model of a run).")

@@ -15,10 +15,10 @@ bytes, bits per digit.
 from absl import app
 from absl import flags
 
-from tfmnistcodec import atomic
 from tfmnistcodec import cli
-from tfmnistcodec import codecfile
-from tfmnistcodec import imageio
+from tfmnistcodec.files import atomic
+from tfmnistcodec.files import codecfile
+from tfmnistcodec.files import imageio
 
 _MODEL = flags.DEFINE_string(
     "model", None, "SavedModel folder (<model_dir>/saved_model of a run).")

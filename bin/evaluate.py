@@ -15,8 +15,9 @@ rd.png (the rate–distortion plot). Prints the Markdown table.
 from absl import app
 from absl import flags
 
+
 from tfmnistcodec import cli
-from tfmnistcodec import sweep
+from tfmnistcodec.study import sweep
 
 _MODELS = flags.DEFINE_list(
     "models", None, "Comma-separated model_dirs of trained runs (or "

@@ -10,6 +10,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+
 from tfmnistcodec import cli
 from tfmnistcodec import export
 from tfmnistcodec import training

@@ -12,10 +12,11 @@ clean CodecFileError. Prints a table of outcomes.
 from absl import app
 from absl import flags
 
+
 from tfmnistcodec import cli
-from tfmnistcodec import codecfile
-from tfmnistcodec import fuzzing
-from tfmnistcodec import imageio
+from tfmnistcodec.files import codecfile
+from tfmnistcodec.files import fuzzing
+from tfmnistcodec.files import imageio
 
 _MODEL = flags.DEFINE_string("model", None, "SavedModel folder.")
 _FILE = flags.DEFINE_string("file", None, "A valid file made by --model.")

@@ -22,10 +22,10 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 from absl import app
 from absl import flags
 
-from tfmnistcodec import atomic
 from tfmnistcodec import cli
 from tfmnistcodec import data
-from tfmnistcodec import evaluation
+from tfmnistcodec.files import atomic
+from tfmnistcodec.study import evaluation
 from tfmnistcodec import training
 
 cli.define_training_flags()

@@ -15,10 +15,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression  # pylint: disable=unused-import  # Coder ops.
 
-from tfmnistcodec import atomic
 from tfmnistcodec import cli
-from tfmnistcodec import evaluation
-from tfmnistcodec import report
+from tfmnistcodec.files import atomic
+from tfmnistcodec.study import evaluation
+from tfmnistcodec.study import report
 
 _MODEL = flags.DEFINE_string(
     "model", None, "A run's model_dir, or its SavedModel folder.")

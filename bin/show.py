@@ -11,10 +11,10 @@ string in hex and its length and information content in bits.
 from absl import app
 from absl import flags
 
-from tfmnistcodec import atomic
 from tfmnistcodec import cli
 from tfmnistcodec import data
-from tfmnistcodec import evaluation
+from tfmnistcodec.files import atomic
+from tfmnistcodec.study import evaluation
 
 _MODEL = flags.DEFINE_string(
     "model", None, "A run's model_dir, or its SavedModel folder.")

@@ -18,8 +18,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 from absl import app
 from absl import flags
 
+
 from tfmnistcodec import cli
-from tfmnistcodec import sweep
+from tfmnistcodec.study import sweep
 
 cli.define_training_flags(single_run=False)
 _LMBDAS = flags.DEFINE_list(

@@ -23,6 +23,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 from absl import app
 from absl import flags
 
+
 from tfmnistcodec import cli
 
 cli.define_training_flags()

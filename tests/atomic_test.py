@@ -8,7 +8,7 @@ from unittest import mock
 
 import tensorflow as tf
 
-from tfmnistcodec import atomic
+from tfmnistcodec.files import atomic
 
 
 class AtomicTest(tf.test.TestCase):

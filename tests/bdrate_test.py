@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 import testing_utils
-from tfmnistcodec import bdrate
+from tfmnistcodec.study import bdrate
 
 # Each reference case: (anchor rates, anchor PSNR, test rates, test PSNR,
 # method, published BD-rate in %, published BD-PSNR in dB or None).
@@ -366,7 +366,7 @@ class BdRateTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_imports_neither_tensorflow_nor_scipy(self):
     loaded = testing_utils.modules_loaded_by(
-        testing_utils.REPO / "tfmnistcodec" / "bdrate.py")
+        "tfmnistcodec.study.bdrate")
     self.assertIn("numpy", loaded)
     self.assertNoCommonElements(["tensorflow", "scipy"], loaded)
 

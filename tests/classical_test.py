@@ -10,7 +10,7 @@ from PIL import Image
 import tensorflow as tf
 
 import testing_utils
-from tfmnistcodec import classical
+from tfmnistcodec.study import classical
 
 DIGITS = testing_utils.synthetic_digits(6)
 JPEG_QUALITIES = (1, 5, 10, 25, 50, 75, 90, 95)
@@ -120,7 +120,7 @@ class EvaluateClassicalTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_imports_neither_tensorflow_nor_scipy(self):
     loaded = testing_utils.modules_loaded_by(
-        testing_utils.REPO / "tfmnistcodec" / "classical.py")
+        "tfmnistcodec.study.classical")
     self.assertIn("PIL", loaded)
     self.assertNoCommonElements(["tensorflow", "scipy"], loaded)
 

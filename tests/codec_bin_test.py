@@ -15,10 +15,10 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from tfmnistcodec import codecfile
-from tfmnistcodec import container
+from tfmnistcodec.core import model
 from tfmnistcodec import export
-from tfmnistcodec import model
+from tfmnistcodec.files import codecfile
+from tfmnistcodec.files import container
 
 import testing_utils
 

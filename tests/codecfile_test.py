@@ -7,13 +7,13 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from tfmnistcodec import atomic
-from tfmnistcodec import codecfile
-from tfmnistcodec import container
+from tfmnistcodec.core import loss as loss_lib
+from tfmnistcodec.core import model
 from tfmnistcodec import export
-from tfmnistcodec import fuzzing
-from tfmnistcodec import loss as loss_lib
-from tfmnistcodec import model
+from tfmnistcodec.files import atomic
+from tfmnistcodec.files import codecfile
+from tfmnistcodec.files import container
+from tfmnistcodec.files import fuzzing
 
 import testing_utils
 

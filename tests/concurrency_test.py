@@ -6,9 +6,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfmnistcodec import codecfile
+from tfmnistcodec.core import model
 from tfmnistcodec import export
-from tfmnistcodec import model
+from tfmnistcodec.files import codecfile
 
 import testing_utils
 

@@ -5,7 +5,8 @@ import zlib
 from absl.testing import parameterized
 import tensorflow as tf
 
-from tfmnistcodec import container
+from tfmnistcodec.files import container
+import testing_utils
 
 FINGERPRINT = bytes(range(16))
 
@@ -173,6 +174,37 @@ class ContainerTest(tf.test.TestCase, parameterized.TestCase):
                      num_digits=4, stream_digits=3)
     with self.assertRaisesRegex(ValueError, "unknown mode 5"):
       container.pack(FINGERPRINT, [b"a"], mode=5)
+
+
+class LayoutTest(tf.test.TestCase, parameterized.TestCase):
+  """The file format and the package import without TensorFlow."""
+
+  @parameterized.parameters("tfmnistcodec", "tfmnistcodec.files.container",
+                            "tfmnistcodec.container", "tfmnistcodec.contract")
+  def test_imports_without_tensorflow(self, module):
+    loaded = testing_utils.modules_loaded_by(module)
+    self.assertIn("tfmnistcodec", loaded)
+    self.assertNotIn("tensorflow", loaded)
+
+  def test_old_module_paths_are_the_new_modules(self):
+    code = ("import tfmnistcodec.container as old\n"
+            "from tfmnistcodec.files import container as new\n"
+            "from tfmnistcodec import codecfile\n"
+            "import tfmnistcodec\n"
+            "print(old is new, old.__name__, old.__spec__.name,\n"
+            "      codecfile.FileCodec is tfmnistcodec.FileCodec)\n")
+    result = testing_utils.run_python(["-c", code])
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertEqual(result.stdout.split(), [
+        "True", "tfmnistcodec.files.container", "tfmnistcodec.files.container",
+        "True"])
+
+  def test_unknown_names_raise_attribute_error(self):
+    import tfmnistcodec  # pylint: disable=import-outside-toplevel
+    with self.assertRaisesRegex(AttributeError, "no attribute 'containr'"):
+      tfmnistcodec.containr  # pylint: disable=pointless-statement
+    with self.assertRaises(ModuleNotFoundError):
+      __import__("tfmnistcodec.containr")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfmnistcodec import data
+
+from tfmnistcodec.data import datasets as data
 
 import testing_utils
 

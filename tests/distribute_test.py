@@ -18,11 +18,12 @@ import time
 from absl.testing import parameterized
 import tensorflow as tf
 
+
+from tfmnistcodec.core import loss as loss_lib
 from tfmnistcodec import data
-from tfmnistcodec import distribute
-from tfmnistcodec import evaluation
-from tfmnistcodec import loss as loss_lib
+from tfmnistcodec.study import evaluation
 from tfmnistcodec import training
+from tfmnistcodec.training import distribute
 
 import testing_utils
 
@@ -127,8 +128,8 @@ MIRRORED_CHILD = textwrap.dedent("""
         tf.config.list_physical_devices("CPU")[0],
         [tf.config.LogicalDeviceConfiguration()] * 2)
     import testing_utils
-    from tfmnistcodec import distribute
     from tfmnistcodec import training
+    from tfmnistcodec.training import distribute
 
     out = sys.argv[1]
     strategies = dict(default=distribute.make_strategy("default"),

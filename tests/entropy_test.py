@@ -3,9 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
-from tfmnistcodec import entropy
-from tfmnistcodec import loss as loss_lib
-from tfmnistcodec import model
+from tfmnistcodec.core import entropy
+from tfmnistcodec.core import loss as loss_lib
+from tfmnistcodec.core import model
 
 import testing_utils
 

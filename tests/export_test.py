@@ -11,10 +11,11 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
+
+from tfmnistcodec.core import loss as loss_lib
+from tfmnistcodec.core import model
+from tfmnistcodec.core import refinement
 from tfmnistcodec import export
-from tfmnistcodec import loss as loss_lib
-from tfmnistcodec import model
-from tfmnistcodec import refinement
 
 import testing_utils
 

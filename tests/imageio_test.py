@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from tfmnistcodec import atomic
-from tfmnistcodec import imageio
+from tfmnistcodec.files import atomic
+from tfmnistcodec.files import imageio
 
 import testing_utils
 

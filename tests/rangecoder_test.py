@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 from tensorflow_compression.python.ops import gen_ops
 
-from tfmnistcodec import rangecoder
+from tfmnistcodec.core import rangecoder
 
 
 def tfc_coders(scales):

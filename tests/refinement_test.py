@@ -3,9 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
-from tfmnistcodec import loss as loss_lib
-from tfmnistcodec import model
-from tfmnistcodec import refinement
+from tfmnistcodec.core import loss as loss_lib
+from tfmnistcodec.core import model
+from tfmnistcodec.core import refinement
 from tfmnistcodec import training
 
 import testing_utils

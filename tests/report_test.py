@@ -4,8 +4,8 @@ import os
 
 import tensorflow as tf
 
-from tfmnistcodec import bdrate
-from tfmnistcodec import report
+from tfmnistcodec.study import bdrate
+from tfmnistcodec.study import report
 
 
 def model_row(name, architecture, lmbda, string_bits, mae):

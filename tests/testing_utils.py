@@ -10,6 +10,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+
 from tfmnistcodec import data
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -68,20 +69,19 @@ def run_python(args, cwd=None, env=None, timeout=300):
       text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
 
 
-def modules_loaded_by(path):
-  """Top-level module names that loading the file `path` alone imports.
+def modules_loaded_by(module):
+  """Top-level module names that importing `module` in a fresh process loads.
 
-  The file runs in a fresh process as a standalone module, not through its
-  package's `__init__`, so what it imports itself is all that is counted.
+  The import goes through the package's `__init__`, as a user's would, so
+  the count includes what the package itself imports on the way.
   """
   code = (
-      "import importlib.util, sys\n"
+      "import importlib, sys\n"
       "before = set(sys.modules)\n"
-      f"spec = importlib.util.spec_from_file_location('m', {str(path)!r})\n"
-      "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+      f"importlib.import_module({module!r})\n"
       "print(' '.join(sorted({n.split('.')[0] for n in sys.modules} - "
       "{n.split('.')[0] for n in before})))\n")
   result = run_python(["-c", code])
   if result.returncode:
-    raise RuntimeError(f"loading {path} failed:\n{result.stderr}")
+    raise RuntimeError(f"importing {module} failed:\n{result.stderr}")
   return result.stdout.split()

@@ -19,8 +19,9 @@ import textwrap
 import numpy as np
 import tensorflow as tf
 
+
+from tfmnistcodec.core import model
 from tfmnistcodec import export
-from tfmnistcodec import model
 
 import testing_utils
 

@@ -12,8 +12,9 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+
+from tfmnistcodec.core import model
 from tfmnistcodec import data
-from tfmnistcodec import model
 
 import testing_utils
 

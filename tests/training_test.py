@@ -5,8 +5,8 @@ import os
 
 import tensorflow as tf
 
-from tfmnistcodec import loss as loss_lib
-from tfmnistcodec import model
+from tfmnistcodec.core import loss as loss_lib
+from tfmnistcodec.core import model
 from tfmnistcodec import training
 
 import testing_utils

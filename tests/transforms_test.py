@@ -6,7 +6,7 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-from tfmnistcodec import transforms
+from tfmnistcodec.core import transforms
 
 
 class TransformsTest(tf.test.TestCase, parameterized.TestCase):

@@ -15,13 +15,13 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
-from tfmnistcodec import atomic
+from tfmnistcodec.core import model
 from tfmnistcodec import data
-from tfmnistcodec import distribute
-from tfmnistcodec import evaluation
 from tfmnistcodec import export
-from tfmnistcodec import model
+from tfmnistcodec.files import atomic
+from tfmnistcodec.study import evaluation
 from tfmnistcodec import training
+from tfmnistcodec.training import distribute
 
 __all__ = [
     "SAVED_MODEL_DIR", "define_training_flags", "train_config_from_flags",

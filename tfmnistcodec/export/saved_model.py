@@ -48,18 +48,17 @@ import tempfile
 
 import tensorflow as tf
 
-from tfmnistcodec import container
-from tfmnistcodec import entropy
-from tfmnistcodec import loss as loss_lib
-from tfmnistcodec import rangecoder
-from tfmnistcodec import refinement
+from tfmnistcodec import contract
+from tfmnistcodec.core import entropy
+from tfmnistcodec.core import loss as loss_lib
+from tfmnistcodec.core import rangecoder
+from tfmnistcodec.core import refinement
 
 __all__ = ["FINGERPRINT_BYTES", "SIGNATURES", "CodecModule",
            "export_saved_model", "fingerprint"]
 
-FINGERPRINT_BYTES = container.FINGERPRINT_BYTES
-SIGNATURES = ("compress", "decompress", "fingerprint", "compress_stream",
-              "decompress_stream", "decompress_unchecked", "compress_fast")
+FINGERPRINT_BYTES = contract.FINGERPRINT_BYTES
+SIGNATURES = contract.SIGNATURES
 
 
 def fingerprint(entropy_model, synthesis_transform):

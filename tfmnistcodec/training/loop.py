@@ -26,10 +26,10 @@ import time
 from absl import logging
 import tensorflow as tf
 
-from tfmnistcodec import atomic
-from tfmnistcodec import distribute
-from tfmnistcodec import loss as loss_lib
-from tfmnistcodec import model
+from tfmnistcodec.core import loss as loss_lib
+from tfmnistcodec.core import model
+from tfmnistcodec.files import atomic
+from tfmnistcodec.training import distribute
 
 __all__ = [
     "TrainConfig",

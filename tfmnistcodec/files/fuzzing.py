@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from tfmnistcodec import codecfile
+from tfmnistcodec.files import codecfile
 
 __all__ = ["MUTATIONS", "mutate", "fuzz"]
 

@@ -26,8 +26,8 @@ import math
 
 import tensorflow as tf
 
-from tfmnistcodec import entropy
-from tfmnistcodec import loss as loss_lib
+from tfmnistcodec.core import entropy
+from tfmnistcodec.core import loss as loss_lib
 
 __all__ = ["quantized_loss", "refine_latents"]
 

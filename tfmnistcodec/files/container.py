@@ -29,6 +29,8 @@ it.
 import dataclasses
 import zlib
 
+from tfmnistcodec import contract
+
 __all__ = [
     "MAGIC", "VERSION", "MODE_STRINGS", "MODE_STREAMS", "MAX_STREAM_DIGITS",
     "FINGERPRINT_BYTES", "ContainerError", "Contents", "pack", "unpack",
@@ -42,7 +44,7 @@ MODE_STREAMS = 1
 # A reader decodes a whole stream at once; this bounds what a forged digit
 # count can make it allocate (10,000 digits decode in ~150 MB).
 MAX_STREAM_DIGITS = 10000
-FINGERPRINT_BYTES = 16
+FINGERPRINT_BYTES = contract.FINGERPRINT_BYTES
 _CRC_BYTES = 4
 _HEADER = len(MAGIC) + 2 + FINGERPRINT_BYTES
 # No count or length that this format admits needs more than 64 bits.

@@ -6,14 +6,15 @@ pixels in [0, 1]).
 
 import tensorflow as tf
 
-from tfmnistcodec import entropy
+from tfmnistcodec import contract
+from tfmnistcodec.core import entropy
 
 __all__ = [
     "IMAGE_SHAPE", "images_to_float", "float_to_images", "uniform_noise",
     "per_digit_rate_distortion", "rate_distortion", "loss"
 ]
 
-IMAGE_SHAPE = (28, 28, 1)
+IMAGE_SHAPE = contract.IMAGE_SHAPE
 
 
 def images_to_float(images):

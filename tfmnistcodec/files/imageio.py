@@ -16,8 +16,8 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from tfmnistcodec import atomic
-from tfmnistcodec import codecfile
+from tfmnistcodec.files import atomic
+from tfmnistcodec.files import codecfile
 
 __all__ = ["InputError", "read_file", "read_images", "write_npy", "write_pngs"]
 

@@ -11,8 +11,8 @@ import dataclasses
 
 import tensorflow as tf
 
-from tfmnistcodec import entropy
-from tfmnistcodec import transforms
+from tfmnistcodec.core import entropy
+from tfmnistcodec.core import transforms
 
 __all__ = ["Architecture", "ARCHITECTURES", "DEFAULT_ARCHITECTURE",
            "get_architecture", "Codec"]

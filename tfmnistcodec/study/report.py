@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from tfmnistcodec import bdrate
-from tfmnistcodec import classical
-from tfmnistcodec import evaluation
+from tfmnistcodec.study import bdrate
+from tfmnistcodec.study import classical
+from tfmnistcodec.study import evaluation
 
 __all__ = ["build", "bd_rates", "markdown", "rd_plot", "sample_figure"]
 

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression  # pylint: disable=unused-import  # Coder ops.
 
-from tfmnistcodec import container
+from tfmnistcodec.files import container
 
 __all__ = [
     "CodecFileError", "FileCodec", "STREAMS", "STRINGS", "MODES",

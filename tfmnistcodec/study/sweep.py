@@ -16,12 +16,12 @@ import time
 from absl import logging
 import tensorflow as tf
 
-from tfmnistcodec import atomic
-from tfmnistcodec import classical
 from tfmnistcodec import data
-from tfmnistcodec import evaluation
 from tfmnistcodec import export
-from tfmnistcodec import report as report_lib
+from tfmnistcodec.files import atomic
+from tfmnistcodec.study import classical
+from tfmnistcodec.study import evaluation
+from tfmnistcodec.study import report as report_lib
 from tfmnistcodec import training
 
 __all__ = ["model_dir_for", "is_finished", "run_sweep", "evaluate_models"]

@@ -9,9 +9,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression  # pylint: disable=unused-import  # Coder ops.
 
-from tfmnistcodec import atomic
-from tfmnistcodec import codecfile
-from tfmnistcodec import container
+from tfmnistcodec import contract
+from tfmnistcodec.files import atomic
+from tfmnistcodec.files import codecfile
+from tfmnistcodec.files import container
 
 __all__ = [
     "CodingResult", "find_saved_model", "model_settings",
@@ -19,7 +20,7 @@ __all__ = [
     "save_figure"
 ]
 
-SAVED_MODEL_DIR = "saved_model"
+SAVED_MODEL_DIR = contract.SAVED_MODEL_DIR
 
 
 def find_saved_model(path):

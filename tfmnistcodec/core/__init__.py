@@ -1,0 +1,1 @@
+"""The codec's core: transforms, prior and entropy coding, loss, latent search."""

@@ -1,0 +1,1 @@
+"""Codec files: the container format, files through a SavedModel, image I/O."""

@@ -1,0 +1,1 @@
+"""Study tools: classical codecs, BD-rate, evaluation, reports and sweeps."""
