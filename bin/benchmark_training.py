@@ -17,15 +17,13 @@ Keras, the ratio of `improved` to `tutorial`, and every measurement.
 """
 
 import json
-import os
 import pathlib
-import statistics
-import subprocess
 import sys
-import tempfile
 
 from absl import app
 from absl import flags
+
+from tfmnistcodec.study import benchmark_training
 
 _EPOCHS = flags.DEFINE_integer(
     "epochs", 2, "Epochs per run (at least 2: the first one is warm-up).",
@@ -47,41 +45,15 @@ _ARCHITECTURE = flags.DEFINE_string(
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
-def _train_once():
-  # pylint: disable=g-import-not-at-top
-  from tfmnistcodec import data
-  from tfmnistcodec import training
-  train = data.load_numpy("mnist", "train", _DATA_DIR.value)
-  test = data.load_numpy("mnist", "test", _DATA_DIR.value)
-  with tempfile.TemporaryDirectory() as model_dir:
-    _, history = training.train_and_evaluate(
-        training.TrainConfig(epochs=_EPOCHS.value,
-                             architecture=_ARCHITECTURE.value),
-        model_dir, train, test)
-  print(json.dumps(dict(epoch_seconds=[h["seconds"] for h in history])))
-
-
-def _run(command, onednn):
-  env = dict(os.environ)
-  env.pop("TF_ENABLE_ONEDNN_OPTS", None)
-  if onednn:
-    env["TF_ENABLE_ONEDNN_OPTS"] = "1"
-  result = subprocess.run(command, capture_output=True, text=True, check=False,
-                          cwd=REPO, env=env)
-  if result.returncode:
-    sys.exit(f"error: {' '.join(command)} failed:\n{result.stderr[-3000:]}")
-  return json.loads(result.stdout.strip().splitlines()[-1])["epoch_seconds"]
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if _WORKER.value:
-    _train_once()
+    seconds = benchmark_training.train_once(_EPOCHS.value, _ARCHITECTURE.value,
+                                            _DATA_DIR.value)
+    print(json.dumps(dict(epoch_seconds=seconds)))
     return
-  common = [f"--epochs={_EPOCHS.value}"]
-  if _DATA_DIR.value:
-    common.append(f"--data_dir={_DATA_DIR.value}")
+  common = [f"--data_dir={_DATA_DIR.value}"] if _DATA_DIR.value else []
   ours = [sys.executable, __file__, "--worker=tfmnistcodec"]
   # name: (command, whether TensorFlow's oneDNN kernels are on)
   commands = {
@@ -95,33 +67,16 @@ def main(argv):
   }
   commands = {name: commands[name] for name in PROGRAMS
               if name in _PROGRAMS.value}
-  runs = {name: [] for name in commands}
-  for repeat in range(_REPEATS.value):
-    for name, (command, onednn) in commands.items():
-      seconds = _run(command + common, onednn)
-      runs[name].append(seconds)
-      print(f"run {repeat + 1}/{_REPEATS.value} {name}: "
-            f"{', '.join(f'{s:.1f}' for s in seconds)} s per epoch",
-            file=sys.stderr)
-  report = dict(epochs_per_run=_EPOCHS.value, repeats=_REPEATS.value)
-  for name, seconds in runs.items():
-    report[name] = dict(
-        median_epoch_seconds=statistics.median(
-            s for run in seconds for s in run[1:]),
-        median_first_epoch_seconds=statistics.median(run[0] for run in seconds),
-        runs=seconds)
-
-  def ratio(name, baseline):
-    if name in report and baseline in report:
-      return (report[name]["median_epoch_seconds"] /
-              report[baseline]["median_epoch_seconds"])
-    return None
-
+  commands = {name: (command + common, onednn)
+              for name, (command, onednn) in commands.items()}
+  report = benchmark_training.compare(commands, _REPEATS.value, _EPOCHS.value,
+                                      cwd=REPO)
   for name in ("tfmnistcodec", "tfmnistcodec_improved",
                "tfmnistcodec_tf_defaults"):
-    report[f"ratio_{name}_to_keras"] = ratio(name, "keras_tutorial")
-  report["ratio_improved_to_tutorial"] = ratio("tfmnistcodec_improved",
-                                               "tfmnistcodec")
+    report[f"ratio_{name}_to_keras"] = benchmark_training.ratio(
+        report, name, "keras_tutorial")
+  report["ratio_improved_to_tutorial"] = benchmark_training.ratio(
+      report, "tfmnistcodec_improved", "tfmnistcodec")
   print(json.dumps(report, indent=2))
 
 

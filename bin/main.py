@@ -10,14 +10,14 @@ string length), MAE and PSNR, and writes <model_dir>/results.json and a figure
 of 16 test digits beside their reconstructions and strings in hex.
 """
 
-import os
-import pathlib
+# TensorFlow's oneDNN CPU kernels unless the environment says otherwise;
+# set before TensorFlow is imported (tfmnistcodec/tfenv.py says why).
+from tfmnistcodec import tfenv
 
-# TensorFlow 2.14 turns its oneDNN CPU kernels on by default only on some
-# Intel CPUs; on the 2-core AMD EPYC (AVX2) machine we measured, they train
-# this model about 30% faster (BUILD.md). Set before TensorFlow is imported;
-# an explicit TF_ENABLE_ONEDNN_OPTS=0 in the environment wins.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+tfenv.use_onednn_by_default()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import pathlib
 
 from absl import app
 from absl import flags
@@ -51,12 +51,10 @@ def main(argv):
         model_dir / training.CONFIG_FILE, model_dir / training.CHECKPOINT_DIR,
         model_dir / training.SUMMARY_DIR, saved_model])
     images = data.load_numpy(FLAGS.dataset, "test", FLAGS.data_dir)
-    result = evaluation.code_with_saved_model(saved_model, images)
-    summary = evaluation.summarize(images, result)
-    summary.update(dataset=FLAGS.dataset, split="test", lmbda=config.lmbda,
-                   saved_model=str(saved_model))
-    evaluation.figure(images, result, figure)
-    training.write_json(model_dir / "results.json", summary)
+    results = model_dir / "results.json"
+    summary = evaluation.evaluate_run(saved_model, images, figure, results,
+                                      dataset=FLAGS.dataset, split="test",
+                                      lmbda=config.lmbda)
     print(f"{summary['digits']} {FLAGS.dataset} test digits through "
           f"{saved_model}:\n"
           f"  information content  {summary['information_bits']:.2f} "
@@ -64,7 +62,7 @@ def main(argv):
           f"  range-coded strings  {summary['string_bits']:.2f} bits/digit\n"
           f"  MAE                  {summary['mae']:.4f} (uint8 outputs / 255)\n"
           f"  PSNR                 {summary['psnr']:.2f} dB\n"
-          f"figure: {figure}\nresults: {model_dir / 'results.json'}")
+          f"figure: {figure}\nresults: {results}")
 
 
 if __name__ == "__main__":

@@ -9,15 +9,17 @@ codes the test digits with each and with PNG, WebP and JPEG, and writes
 <workdir>/report/report.json, report.md and rd.png (bin/evaluate.py).
 """
 
-import os
+# TensorFlow's oneDNN CPU kernels unless the environment says otherwise;
+# set before TensorFlow is imported (tfmnistcodec/tfenv.py says why).
+from tfmnistcodec import tfenv
 
-# As in bin/train.py: TensorFlow's oneDNN CPU kernels train this model about
-# 30% faster on the machines we measured (BUILD.md); set before importing TF.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+tfenv.use_onednn_by_default()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import os
 
 from absl import app
 from absl import flags
-
 
 from tfmnistcodec import cli
 from tfmnistcodec.study import sweep

@@ -12,17 +12,15 @@ Under --strategy=multi_worker, start the same command on every machine, each
 with its own TF_CONFIG (README.md); only the chief writes to --model_dir.
 """
 
-import os
+# TensorFlow's oneDNN CPU kernels unless the environment says otherwise;
+# set before TensorFlow is imported (tfmnistcodec/tfenv.py says why).
+from tfmnistcodec import tfenv
 
-# TensorFlow 2.14 turns its oneDNN CPU kernels on by default only on some
-# Intel CPUs; on the 2-core AMD EPYC (AVX2) machine we measured, they train
-# this model about 30% faster (BUILD.md). Set before TensorFlow is imported;
-# an explicit TF_ENABLE_ONEDNN_OPTS=0 in the environment wins.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+tfenv.use_onednn_by_default()
 
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
-
 
 from tfmnistcodec import cli
 

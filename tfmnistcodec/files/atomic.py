@@ -7,13 +7,15 @@ place, and a failed or interrupted write removes the temporary file.
 one of the program's own inputs, or that cannot be written at all.
 """
 
+import json
 import os
 import pathlib
 import stat
 import tempfile
 
 __all__ = [
-    "OutputError", "check_output", "write_bytes", "write_error", "make_temp_dir"
+    "OutputError", "check_output", "write_bytes", "write_error", "write_json",
+    "make_temp_dir"
 ]
 
 
@@ -105,6 +107,11 @@ def check_output(path, inputs=(), folder=False):
   if not os.access(parent, os.W_OK):
     raise OutputError(f"cannot write {path}: the folder {parent} is not "
                       "writable (read-only, or no permission).")
+
+
+def write_json(path, value):
+  """Writes `value` as indented JSON to `path` atomically, as `write_bytes`."""
+  write_bytes(path, (json.dumps(value, indent=2) + "\n").encode())
 
 
 def write_bytes(path, data):

@@ -16,8 +16,8 @@ from tfmnistcodec.files import container
 
 __all__ = [
     "CodingResult", "find_saved_model", "model_settings",
-    "code_with_saved_model", "summarize", "evaluate_saved_model", "figure",
-    "save_figure"
+    "code_with_saved_model", "summarize", "evaluate_saved_model",
+    "evaluate_run", "figure", "save_figure"
 ]
 
 SAVED_MODEL_DIR = contract.SAVED_MODEL_DIR
@@ -154,6 +154,26 @@ def evaluate_saved_model(saved_model_dir, images, batch_size=1000):
   data = container.pack(file_codec.fingerprint, result.strings)
   summary["strings_file_bytes"] = len(data) / max(1, len(images))
   return summary, result
+
+
+def evaluate_run(saved_model_dir, images, figure_path, results_path,
+                 **settings):
+  """The main job's evaluation of a trained run's SavedModel.
+
+  Codes `images` through the SavedModel's signatures, draws `figure` to
+  `figure_path` and writes `summarize`'s dict, with `settings` (e.g.
+  dataset, split, lmbda) and the SavedModel's path added, to `results_path`
+  as JSON.
+
+  Returns:
+    That dict.
+  """
+  result = code_with_saved_model(saved_model_dir, images)
+  summary = summarize(images, result)
+  summary.update(settings, saved_model=str(saved_model_dir))
+  figure(images, result, figure_path)
+  atomic.write_json(results_path, summary)
+  return summary
 
 
 def figure(images, result, path, num=16, skip=0):

@@ -153,7 +153,7 @@ def evaluate_models(models, output_dir, dataset="mnist", split="test",
                             digits=int(len(images)))
   output_dir = pathlib.Path(output_dir)
   output_dir.mkdir(parents=True, exist_ok=True)
-  training.write_json(output_dir / REPORT_JSON, report)
+  atomic.write_json(output_dir / REPORT_JSON, report)
   markdown = report_lib.markdown(report)
   atomic.write_bytes(output_dir / REPORT_MD, markdown.encode())
   report_lib.rd_plot(report, output_dir / RD_PLOT)
