@@ -1,5 +1,24 @@
 #!/usr/bin/env python3
+"""Speed and memory of training and of coding through the SavedModel.
+
+  bin/benchmark.py [--repeats=3 --epochs=2 --model=runs/mnist]
+
+Training: --repeats fresh runs of --epochs epochs on MNIST each (bin/train.py's
+loop: default settings, oneDNN kernels as bin/train.py sets them); reports the
+median seconds per epoch (training and validation) and training steps per
+second, over every epoch but each run's first, which also traces and
+compiles. Coding: the SavedModel of --model (default: the benchmark's own
+last run) compresses and decompresses test digits at batch sizes 1, 128 and
+10,000; reports the median time per call and digits per second. Coders: the
+range coder alone, tensorflow-compression's ops against the SavedModel's
+stock-op coder on the same latents and tables, side by side (best of 5
+alternating rounds, bits per digit, whether the bytes are identical). Then
+the peak resident memory of the process. Prints one JSON object (also written to
+--output when given). The machine is shared and noisy: compare numbers from
+one run, side by side.
 """
+
+
 
 # oneDNN as bin/train.py sets it: the training numbers are the binaries'.
 from tfmnistcodec import tfenv

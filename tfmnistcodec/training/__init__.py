@@ -1,6 +1,9 @@
 """Training: the tape loop, its configuration, checkpoints and run folders."""
 
+from tfmnistcodec.training.loop import CHECKPOINT_DIR
+from tfmnistcodec.training.loop import CONFIG_FILE
 from tfmnistcodec.training.loop import evaluate
+from tfmnistcodec.training.loop import FIXED_SETTINGS
 from tfmnistcodec.training.loop import format_seconds
 from tfmnistcodec.training.loop import learning_rate
 from tfmnistcodec.training.loop import load_config
@@ -8,12 +11,17 @@ from tfmnistcodec.training.loop import make_optimizer
 from tfmnistcodec.training.loop import make_prior_optimizer
 from tfmnistcodec.training.loop import optimizer_groups
 from tfmnistcodec.training.loop import restore_codec
+from tfmnistcodec.training.loop import SUMMARY_DIR
 from tfmnistcodec.training.loop import train_and_evaluate
 from tfmnistcodec.training.loop import train_step
 from tfmnistcodec.training.loop import TrainConfig
 from tfmnistcodec.training.loop import write_json
 
 __all__ = [
+    "CHECKPOINT_DIR",
+    "CONFIG_FILE",
+    "FIXED_SETTINGS",
+    "SUMMARY_DIR",
     "TrainConfig",
     "make_optimizer",
     "make_prior_optimizer",
