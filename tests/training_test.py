@@ -169,6 +169,15 @@ class TrainingTest(tf.test.TestCase):
           training.TrainConfig(**TINY), self.get_temp_dir() + "/bad",
           self.train_images[..., 0], self.test_images)
 
+  def test_run_folder_names_stay_on_the_package(self):
+    # The sweep and bin/main.py read them as `training.X`.
+    self.assertEqual(training.CONFIG_FILE, "config.json")
+    self.assertEqual(training.CHECKPOINT_DIR, "checkpoints")
+    self.assertEqual(training.SUMMARY_DIR, "summaries")
+    self.assertEqual(training.FIXED_SETTINGS,
+                     ("architecture", "lmbda", "latent_dims", "batch_size",
+                      "learning_rate", "seed"))
+
   def test_restore_codec_without_a_run_names_the_folder(self):
     with self.assertRaisesRegex(FileNotFoundError, "holds no trained model"):
       training.restore_codec(self.get_temp_dir() + "/nothing")

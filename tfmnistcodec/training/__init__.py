@@ -12,6 +12,12 @@ from tfmnistcodec.training.loop import train_and_evaluate
 from tfmnistcodec.training.loop import train_step
 from tfmnistcodec.training.loop import TrainConfig
 from tfmnistcodec.training.loop import write_json
+# Not in `__all__`, but read as `training.X` by the sweep and bin/main.py, as
+# when training was one module.
+from tfmnistcodec.training.loop import CHECKPOINT_DIR
+from tfmnistcodec.training.loop import CONFIG_FILE
+from tfmnistcodec.training.loop import FIXED_SETTINGS
+from tfmnistcodec.training.loop import SUMMARY_DIR
 
 __all__ = [
     "TrainConfig",
