@@ -123,9 +123,54 @@ class TrainingTest(tf.test.TestCase):
       codec_b, _ = training.train_and_evaluate(
           training.TrainConfig(**dict(tiny, epochs=2)), resumed,
           self.train_images, self.test_images)
-      for a, b in zip(codec_a.trainable_variables,
-                      codec_b.trainable_variables):
-        self.assertAllClose(a, b, rtol=1e-5, atol=1e-6, msg=a.name)
+      self.assertLen(codec_b.variables, len(codec_a.variables))
+      for a, b in zip(codec_a.variables, codec_b.variables):
+        self.assertAllEqual(a, b, msg=a.name)
+
+  def _assert_same_checkpoints(self, dir_a, dir_b):
+    # Every variable of the final checkpoints: the codec's, the optimizers'
+    # slots and step counts.
+    path_a, path_b = (tf.train.latest_checkpoint(os.path.join(d, "checkpoints"))
+                      for d in (dir_a, dir_b))
+    self.assertEqual(os.path.basename(path_a), os.path.basename(path_b))
+    names = [n for n, _ in tf.train.list_variables(path_a)
+             if n != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    self.assertEqual(names, [n for n, _ in tf.train.list_variables(path_b)
+                             if n != "_CHECKPOINTABLE_OBJECT_GRAPH"])
+    for name in names:
+      self.assertAllEqual(tf.train.load_variable(path_a, name),
+                          tf.train.load_variable(path_b, name), msg=name)
+
+  def test_resumed_run_equals_uninterrupted_run_exactly(self):
+    # Stopped after step 4, mid-way through the second epoch (as by a kill
+    # after that step's checkpoint), with the same settings: resuming runs
+    # the very same steps, with the same noise, digits and learning rates
+    # (`improved` decays them over steps 5 and 6), so every variable is the
+    # same to the bit.
+    for architecture in ("tutorial", "improved"):
+      config = training.TrainConfig(**dict(
+          TINY, architecture=architecture, epochs=2, steps_per_loop=1,
+          checkpoint_secs=0.))
+      straight = self.get_temp_dir() + "/exact_straight_" + architecture
+      resumed = self.get_temp_dir() + "/exact_resumed_" + architecture
+      codec_a, _ = training.train_and_evaluate(
+          config, straight, self.train_images, self.test_images)
+      training.train_and_evaluate(config, resumed, self.train_images,
+                                  self.test_images)
+      checkpoints = os.path.join(resumed, "checkpoints")
+      for name in os.listdir(checkpoints):
+        if name.startswith(("ckpt-5.", "ckpt-6.")):
+          os.remove(os.path.join(checkpoints, name))
+      tf.compat.v1.train.update_checkpoint_state(
+          checkpoints, os.path.join(checkpoints, "ckpt-4"),
+          all_model_checkpoint_paths=[os.path.join(checkpoints, "ckpt-4")])
+      codec_b, history = training.train_and_evaluate(
+          config, resumed, self.train_images, self.test_images)
+      self.assertEqual([h["step"] for h in history], [6])
+      self.assertLen(codec_b.variables, len(codec_a.variables))
+      for a, b in zip(codec_a.variables, codec_b.variables):
+        self.assertAllEqual(a, b, msg=f"{architecture} {a.name}")
+      self._assert_same_checkpoints(straight, resumed)
 
   def test_resume_mid_epoch_after_a_time_based_checkpoint(self):
     model_dir = self.get_temp_dir() + "/midepoch"
@@ -168,6 +213,15 @@ class TrainingTest(tf.test.TestCase):
       training.train_and_evaluate(
           training.TrainConfig(**TINY), self.get_temp_dir() + "/bad",
           self.train_images[..., 0], self.test_images)
+
+  def test_run_folder_names_stay_on_the_package(self):
+    # The sweep and bin/main.py read them as `training.X`.
+    self.assertEqual(training.CONFIG_FILE, "config.json")
+    self.assertEqual(training.CHECKPOINT_DIR, "checkpoints")
+    self.assertEqual(training.SUMMARY_DIR, "summaries")
+    self.assertEqual(training.FIXED_SETTINGS,
+                     ("architecture", "lmbda", "latent_dims", "batch_size",
+                      "learning_rate", "seed"))
 
   def test_restore_codec_without_a_run_names_the_folder(self):
     with self.assertRaisesRegex(FileNotFoundError, "holds no trained model"):

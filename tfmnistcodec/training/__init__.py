@@ -1,27 +1,34 @@
-"""Training: the tape loop, its configuration, checkpoints and run folders."""
+"""Training: the tape loop, its configuration, checkpoints and run folders.
 
-from tfmnistcodec.training.loop import CHECKPOINT_DIR
-from tfmnistcodec.training.loop import CONFIG_FILE
-from tfmnistcodec.training.loop import evaluate
-from tfmnistcodec.training.loop import FIXED_SETTINGS
-from tfmnistcodec.training.loop import format_seconds
-from tfmnistcodec.training.loop import learning_rate
-from tfmnistcodec.training.loop import load_config
-from tfmnistcodec.training.loop import make_optimizer
-from tfmnistcodec.training.loop import make_prior_optimizer
-from tfmnistcodec.training.loop import optimizer_groups
-from tfmnistcodec.training.loop import restore_codec
-from tfmnistcodec.training.loop import SUMMARY_DIR
-from tfmnistcodec.training.loop import train_and_evaluate
-from tfmnistcodec.training.loop import train_step
-from tfmnistcodec.training.loop import TrainConfig
-from tfmnistcodec.training.loop import write_json
+- `config`: `TrainConfig`, and the settings a resumed run keeps.
+- `run_folder`: `RunFolder`, where a run's files live.
+- `trainer`: the optimizers, the learning-rate schedule and `Trainer`, the
+  compiled inner steps.
+- `controller`: `Controller` (restore, saves, validation, summaries, timing)
+  and `train_and_evaluate`, which composes the two.
+- `distribute`: the `tf.distribute` strategies and what each worker writes.
+"""
+
+from tfmnistcodec.training.config import TrainConfig
+from tfmnistcodec.training.controller import format_seconds
+from tfmnistcodec.training.controller import restore_codec
+from tfmnistcodec.training.controller import train_and_evaluate
+from tfmnistcodec.training.run_folder import load_config
+from tfmnistcodec.training.run_folder import write_json
+from tfmnistcodec.training.trainer import evaluate
+from tfmnistcodec.training.trainer import learning_rate
+from tfmnistcodec.training.trainer import make_optimizer
+from tfmnistcodec.training.trainer import make_prior_optimizer
+from tfmnistcodec.training.trainer import optimizer_groups
+from tfmnistcodec.training.trainer import train_step
+# Not in `__all__`, but read as `training.X` by the sweep and bin/main.py, as
+# when training was one module.
+from tfmnistcodec.training.config import FIXED_SETTINGS
+from tfmnistcodec.training.run_folder import CHECKPOINT_DIR
+from tfmnistcodec.training.run_folder import CONFIG_FILE
+from tfmnistcodec.training.run_folder import SUMMARY_DIR
 
 __all__ = [
-    "CHECKPOINT_DIR",
-    "CONFIG_FILE",
-    "FIXED_SETTINGS",
-    "SUMMARY_DIR",
     "TrainConfig",
     "make_optimizer",
     "make_prior_optimizer",

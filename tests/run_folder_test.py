@@ -1,0 +1,80 @@
+"""Tests of `training.run_folder`: paths, config.json, checkpoint steps."""
+
+import dataclasses
+import json
+import pathlib
+
+import tensorflow as tf
+
+from tfmnistcodec import training
+from tfmnistcodec.training import config as config_lib
+from tfmnistcodec.training import run_folder
+
+
+class RunFolderTest(tf.test.TestCase):
+
+  def test_paths(self):
+    folder = run_folder.RunFolder("runs/mnist")
+    self.assertEqual(folder.path, pathlib.Path("runs/mnist"))
+    self.assertEqual(folder.config_file, pathlib.Path("runs/mnist/config.json"))
+    self.assertEqual(folder.checkpoint_dir,
+                     pathlib.Path("runs/mnist/checkpoints"))
+    self.assertEqual(folder.summary_dir, pathlib.Path("runs/mnist/summaries"))
+    self.assertEqual(folder.saved_model_dir,
+                     pathlib.Path("runs/mnist/saved_model"))
+
+  def test_checkpoint_step(self):
+    step = run_folder.RunFolder.checkpoint_step
+    self.assertEqual(step(None), -1)
+    self.assertEqual(step("runs/mnist/checkpoints/ckpt-0"), 0)
+    self.assertEqual(step("runs/lmbda-500/checkpoints/ckpt-1234"), 1234)
+
+  def test_start_makes_the_folder_and_writes_the_config(self):
+    folder = run_folder.RunFolder(self.get_temp_dir() + "/a/b")
+    config = config_lib.TrainConfig(latent_dims=8, epochs=2)
+    folder.start(config)
+    self.assertEqual(json.loads(folder.config_file.read_text()),
+                     dataclasses.asdict(config))
+    self.assertEqual(folder.load_config(), config)
+    self.assertEqual(training.load_config(folder.path), config)
+
+  def test_start_without_write_makes_nothing(self):
+    folder = run_folder.RunFolder(self.get_temp_dir() + "/not_chief")
+    folder.start(config_lib.TrainConfig(), write=False)
+    self.assertFalse(folder.path.exists())
+
+  def test_start_rewrites_epochs_and_refuses_other_settings(self):
+    folder = run_folder.RunFolder(self.get_temp_dir() + "/resume")
+    folder.start(config_lib.TrainConfig(epochs=1))
+    folder.start(config_lib.TrainConfig(epochs=3))
+    self.assertEqual(folder.load_config().epochs, 3)
+    with self.assertRaisesRegex(ValueError, r"lmbda=2000\.0 \(now 500\.0\)"):
+      folder.start(config_lib.TrainConfig(epochs=3, lmbda=500.))
+    # Refused before anything is written.
+    self.assertEqual(folder.load_config(), config_lib.TrainConfig(epochs=3))
+
+  def test_a_config_from_before_architectures_is_the_tutorial(self):
+    folder = run_folder.RunFolder(self.get_temp_dir() + "/old")
+    folder.path.mkdir()
+    values = dataclasses.asdict(config_lib.TrainConfig())
+    del values["architecture"]
+    values["a_setting_since_removed"] = 1
+    run_folder.write_json(folder.config_file, values)
+    self.assertEqual(folder.load_config(),
+                     config_lib.TrainConfig(architecture="tutorial"))
+
+  def test_no_config_names_the_folder(self):
+    path = self.get_temp_dir() + "/nothing"
+    with self.assertRaises(FileNotFoundError) as raised:
+      run_folder.load_config(path)
+    self.assertEqual(
+        str(raised.exception),
+        f"{path}/config.json does not exist: {path} holds no trained model.")
+
+  def test_no_checkpoint_yet(self):
+    folder = run_folder.RunFolder(self.get_temp_dir() + "/empty")
+    self.assertIsNone(folder.latest_checkpoint())
+
+
+if __name__ == "__main__":
+  tf.test.main()

@@ -1,0 +1,90 @@
+"""Tests of `training.trainer`: the schedule and the `Trainer`'s pieces."""
+
+import tensorflow as tf
+
+from tfmnistcodec import training
+from tfmnistcodec.training import trainer as trainer_lib
+
+import testing_utils
+
+TINY = dict(latent_dims=8, batch_size=32, epochs=2, eval_batch_size=64,
+            lmbda=500.)
+
+
+class LearningRateTest(tf.test.TestCase):
+
+  def test_tutorial_keeps_its_rate(self):
+    config = training.TrainConfig(architecture="tutorial", learning_rate=2e-3)
+    for step in (0, 699, 700, 850, 1000, 1200):
+      self.assertEqual(trainer_lib.learning_rate(config, step, 1000), 2e-3)
+
+  def test_improved_decays_over_the_last_30_percent(self):
+    config = training.TrainConfig(architecture="improved", learning_rate=1e-3)
+    rate = lambda step: trainer_lib.learning_rate(config, step, 1000)
+    self.assertEqual(rate(0), 1e-3)
+    self.assertEqual(rate(700), 1e-3)
+    self.assertEqual(rate(850), 1e-3 * .1**.5)
+    self.assertEqual(rate(1000), 1e-3 * .1)
+    # Past the end (more epochs were asked before): no lower than a tenth.
+    self.assertEqual(rate(1200), 1e-3 * .1)
+
+
+class TrainerTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.train_images = tf.constant(testing_utils.synthetic_digits(100, seed=1))
+    cls.test_images = testing_utils.synthetic_digits(40, seed=2)
+
+  def _trainer(self, **settings):
+    config = training.TrainConfig(**dict(TINY, **settings))
+    return trainer_lib.Trainer(config, tf.distribute.get_strategy(),
+                               self.train_images)
+
+  def test_steps_count_the_last_smaller_batch(self):
+    trainer = self._trainer()
+    self.assertEqual(trainer.steps_per_epoch, 4)
+    self.assertEqual(trainer.total_steps, 8)
+    self.assertEqual(trainer.step, 0)
+
+  def test_checkpoint_holds_the_prior_optimizer_only_where_there_is_one(self):
+    self.assertNotIn("prior_optimizer", dir(
+        self._trainer(architecture="tutorial").checkpoint()))
+    checkpoint = self._trainer(architecture="improved").checkpoint()
+    self.assertIn("prior_optimizer", dir(checkpoint))
+
+  def test_train_sets_the_schedule_and_counts_steps_and_digits(self):
+    trainer = self._trainer(architecture="improved", learning_rate=1e-3)
+    optimizer = trainer.checkpoint().optimizer
+    prior_optimizer = trainer.checkpoint().prior_optimizer
+    # The last two steps of the epoch: 32 and 4 digits.
+    sums, digits = trainer.train(trainer.epoch_batches(0, 2), 7, 2)
+    self.assertEqual(trainer.step, 2)
+    self.assertEqual(float(digits), 36.)
+    self.assertEqual(sorted(sums), ["distortion", "loss", "rate"])
+    rate = trainer_lib.learning_rate(
+        training.TrainConfig(**dict(TINY, architecture="improved")), 7, 8)
+    self.assertEqual(float(optimizer.learning_rate), float(tf.constant(rate)))
+    self.assertEqual(float(prior_optimizer.learning_rate),
+                     float(tf.constant(rate * 10)))
+
+  def test_evaluate_matches_the_function(self):
+    trainer = self._trainer()
+    self.assertEqual(
+        trainer.evaluate(self.test_images),
+        training.evaluate(trainer.codec, self.test_images, 500., 64))
+
+  def test_plain_codec_copies_every_variable(self):
+    trainer = self._trainer()
+    trainer.train(trainer.epoch_batches(0, 0), 0, 1)
+    copy = trainer.plain_codec()
+    self.assertLen(copy.variables, len(trainer.codec.variables))
+    for a, b in zip(trainer.codec.variables, copy.variables):
+      self.assertIsNot(a, b)
+      self.assertEqual(a.name, b.name)
+      self.assertAllEqual(a, b)
+
+
+if __name__ == "__main__":
+  tf.test.main()

@@ -1,0 +1,75 @@
+"""What a training run does: `TrainConfig`, and the settings a resume keeps."""
+
+import dataclasses
+
+from tfmnistcodec.core import model
+
+__all__ = ["TrainConfig", "FIXED_SETTINGS", "check_same_settings"]
+
+# Settings that a run resumed in the same model_dir may not change.
+FIXED_SETTINGS = ("architecture", "lmbda", "latent_dims", "batch_size",
+                  "learning_rate", "seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """What a training run does.
+
+  Attributes:
+    architecture: Name of a `model.Architecture` (prior, training and
+      encoder changes); `"tutorial"` is the TensorFlow Compression tutorial's
+      model, the default (`model.DEFAULT_ARCHITECTURE`) is `"improved"`.
+    lmbda: Weight of the distortion in the loss, rate + lmbda * distortion.
+    latent_dims: Number of latent dimensions.
+    epochs: Passes over the training digits.
+    batch_size: Digits per step.
+    learning_rate: Adam's learning rate.
+    seed: Seed of the initial variables, the digits' order and the noise.
+    steps_per_loop: Steps per compiled call; checkpoints and logs happen only
+      between calls.
+    checkpoint_secs: Besides after every epoch, a checkpoint is written when
+      this many seconds have passed since the last one.
+    eval_batch_size: Digits per step of validation.
+  """
+  architecture: str = model.DEFAULT_ARCHITECTURE
+  lmbda: float = 2000.
+  latent_dims: int = 50
+  epochs: int = 15
+  batch_size: int = 128
+  learning_rate: float = 1e-3
+  seed: int = 0
+  steps_per_loop: int = 100
+  checkpoint_secs: float = 60.
+  eval_batch_size: int = 1000
+
+  def __post_init__(self):
+    model.get_architecture(self.architecture)  # Raises for unknown names.
+    if not self.lmbda > 0:
+      raise ValueError(f"lmbda must be positive, got {self.lmbda}.")
+    if not self.learning_rate > 0:
+      raise ValueError(
+          f"learning_rate must be positive, got {self.learning_rate}.")
+    for name in ("latent_dims", "epochs", "batch_size", "steps_per_loop",
+                 "eval_batch_size"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be at least 1, got "
+                         f"{getattr(self, name)}.")
+
+
+def check_same_settings(saved, config, model_dir):
+  """Raises `ValueError` unless `config` keeps `saved`'s `FIXED_SETTINGS`.
+
+  Args:
+    saved: The `TrainConfig` that `model_dir` was trained with.
+    config: The `TrainConfig` of the run that would resume it.
+    model_dir: The run folder, named in the message.
+  """
+  changed = [
+      f"{name}={getattr(saved, name)!r} (now {getattr(config, name)!r})"
+      for name in FIXED_SETTINGS
+      if getattr(saved, name) != getattr(config, name)
+  ]
+  if changed:
+    raise ValueError(
+        f"{model_dir} holds a run with other settings: "
+        f"{', '.join(changed)}. Use another model_dir or the same settings.")
