@@ -9,11 +9,15 @@
 - `distribute`: the `tf.distribute` strategies and what each worker writes.
 """
 
+from tfmnistcodec.training.config import FIXED_SETTINGS
 from tfmnistcodec.training.config import TrainConfig
 from tfmnistcodec.training.controller import format_seconds
 from tfmnistcodec.training.controller import restore_codec
 from tfmnistcodec.training.controller import train_and_evaluate
+from tfmnistcodec.training.run_folder import CHECKPOINT_DIR
+from tfmnistcodec.training.run_folder import CONFIG_FILE
 from tfmnistcodec.training.run_folder import load_config
+from tfmnistcodec.training.run_folder import SUMMARY_DIR
 from tfmnistcodec.training.run_folder import write_json
 from tfmnistcodec.training.trainer import evaluate
 from tfmnistcodec.training.trainer import learning_rate
@@ -21,24 +25,22 @@ from tfmnistcodec.training.trainer import make_optimizer
 from tfmnistcodec.training.trainer import make_prior_optimizer
 from tfmnistcodec.training.trainer import optimizer_groups
 from tfmnistcodec.training.trainer import train_step
-# Not in `__all__`, but read as `training.X` by the sweep and bin/main.py, as
-# when training was one module.
-from tfmnistcodec.training.config import FIXED_SETTINGS
-from tfmnistcodec.training.run_folder import CHECKPOINT_DIR
-from tfmnistcodec.training.run_folder import CONFIG_FILE
-from tfmnistcodec.training.run_folder import SUMMARY_DIR
 
 __all__ = [
-    "TrainConfig",
+    "CHECKPOINT_DIR",
+    "CONFIG_FILE",
+    "evaluate",
+    "FIXED_SETTINGS",
+    "format_seconds",
+    "learning_rate",
+    "load_config",
     "make_optimizer",
     "make_prior_optimizer",
     "optimizer_groups",
-    "learning_rate",
-    "train_step",
-    "evaluate",
-    "train_and_evaluate",
-    "load_config",
     "restore_codec",
+    "SUMMARY_DIR",
+    "train_and_evaluate",
+    "train_step",
+    "TrainConfig",
     "write_json",
-    "format_seconds",
 ]

@@ -33,9 +33,8 @@ CHECKPOINT_DIR = "checkpoints"
 SUMMARY_DIR = "summaries"
 
 
-def write_json(path, value):
-  """Writes `value` as JSON to `path` atomically (temporary file, rename)."""
-  atomic.write_bytes(path, (json.dumps(value, indent=2) + "\n").encode())
+# Kept here for callers of `training.write_json`; `atomic` owns it.
+write_json = atomic.write_json
 
 
 def load_config(model_dir):
