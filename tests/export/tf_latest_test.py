@@ -17,6 +17,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 
@@ -24,6 +25,9 @@ from tfmnistcodec.core import model
 from tfmnistcodec import export
 
 import testing_utils
+
+# Another TensorFlow in its own environment, in another process.
+pytestmark = pytest.mark.slow
 
 LATEST = "2.21.0"
 VENV = pathlib.Path(os.environ.get(

@@ -10,6 +10,7 @@ import shutil
 import tempfile
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 
@@ -17,6 +18,9 @@ from tfmnistcodec.core import model
 from tfmnistcodec import data
 
 import testing_utils
+
+# End to end: a sweep, then the study binaries on its models.
+pytestmark = pytest.mark.slow
 
 BIN = testing_utils.REPO / "bin"
 TINY_FLAGS = ["--latent_dims=6", "--batch_size=32", "--epochs=1"]

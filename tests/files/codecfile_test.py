@@ -5,6 +5,7 @@ import textwrap
 
 from absl.testing import parameterized
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfmnistcodec.core import loss as loss_lib
@@ -16,6 +17,9 @@ from tfmnistcodec.files import container
 from tfmnistcodec.files import fuzzing
 
 import testing_utils
+
+# Files through exported SavedModels, also in other processes.
+pytestmark = pytest.mark.slow
 
 # Decodes a file with nothing but tensorflow and the layout in FORMAT.md.
 CONSUMER = textwrap.dedent("""

@@ -9,6 +9,7 @@ import textwrap
 
 from absl.testing import parameterized
 import numpy as np
+import pytest
 import tensorflow as tf
 
 
@@ -18,6 +19,9 @@ from tfmnistcodec.core import refinement
 from tfmnistcodec import export
 
 import testing_utils
+
+# Exports SavedModels and loads them in other processes.
+pytestmark = pytest.mark.slow
 
 # The consumer: a program that imports tensorflow only (neither
 # tensorflow_compression nor tfmnistcodec), as a user's would.

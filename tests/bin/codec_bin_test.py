@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 from PIL import Image
+import pytest
 import tensorflow as tf
 
 from tfmnistcodec.core import model
@@ -21,6 +22,9 @@ from tfmnistcodec.files import codecfile
 from tfmnistcodec.files import container
 
 import testing_utils
+
+# End to end: each test starts the binaries on a trained SavedModel.
+pytestmark = pytest.mark.slow
 
 BIN = testing_utils.REPO / "bin"
 

@@ -4,6 +4,7 @@ import concurrent.futures
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfmnistcodec.core import model
@@ -11,6 +12,9 @@ from tfmnistcodec import export
 from tfmnistcodec.files import codecfile
 
 import testing_utils
+
+# A refining SavedModel called from 8 threads.
+pytestmark = pytest.mark.slow
 
 THREADS = 8
 

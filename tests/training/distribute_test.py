@@ -16,6 +16,7 @@ import textwrap
 import time
 
 from absl.testing import parameterized
+import pytest
 import tensorflow as tf
 
 
@@ -168,6 +169,7 @@ MIRRORED_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # Child processes: workers, or the binary.
 class MirroredTest(tf.test.TestCase):
 
   def test_two_logical_cpus_match_the_default_strategy(self):
@@ -216,6 +218,7 @@ def _free_ports(count):
       s.close()
 
 
+@pytest.mark.slow  # Child processes: workers, or the binary.
 class MultiWorkerTest(testing_utils.SyntheticMnistTestCase):
 
   def start_workers(self, model_dir, *flags):
@@ -318,6 +321,7 @@ def _read_scalars(folder):
   return scalars
 
 
+@pytest.mark.slow  # Child processes: workers, or the binary.
 class BinErrorsTest(parameterized.TestCase, tf.test.TestCase):
 
   @parameterized.named_parameters(

@@ -2,6 +2,7 @@
 
 from absl.testing import parameterized
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_compression as tfc
 from tensorflow_compression.python.ops import gen_ops
@@ -41,6 +42,7 @@ class RangeCoderTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.parameters(
       (1, True), (7, True), (50, True), (3, False))
+  @pytest.mark.slow  # Compiles the coder for many shapes.
   def test_tfc_bytes_both_ways(self, channels, jit_compile):
     rng = np.random.default_rng(channels)
     scales = rng.uniform(0.05, 8., channels)
@@ -60,6 +62,7 @@ class RangeCoderTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(values, y.reshape(1, -1))
     self.assertAllEqual(ok, [True])
 
+  @pytest.mark.slow  # Compiles the coder for many shapes.
   def test_runs_of_a_delayed_carry(self):
     # A flat table of 256 symbols at precision 16: each symbol is 8 bits,
     # and now and then the interval straddles 2^32 across two
@@ -115,6 +118,7 @@ class RangeCoderTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(ok, [False])
     self.assertEqual(values.shape, (1, 3))
 
+  @pytest.mark.slow  # Compiles the coder for many shapes.
   def test_batch_shapes(self):
     strings_model, _ = tfc_coders([0.5, 2.])
     coder = rangecoder.RangeCoder(strings_model.cdf, strings_model.cdf_offset)

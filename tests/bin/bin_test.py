@@ -7,9 +7,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 import tensorflow as tf
 
 import testing_utils
+
+# End to end: each test starts the binaries (Python and TensorFlow) and trains.
+pytestmark = pytest.mark.slow
 
 BIN = testing_utils.REPO / "bin"
 TINY_FLAGS = ["--latent_dims=6", "--batch_size=32", "--lmbda=300"]

@@ -3,6 +3,7 @@
 import json
 import os
 
+import pytest
 import tensorflow as tf
 
 from tfmnistcodec.core import loss as loss_lib
@@ -10,6 +11,9 @@ from tfmnistcodec.core import model
 from tfmnistcodec import training
 
 import testing_utils
+
+# Whole (tiny) training runs, resumed and compared.
+pytestmark = pytest.mark.slow
 
 # 96 digits in batches of 32: 3 steps an epoch, fast.
 TINY = dict(latent_dims=8, batch_size=32, epochs=1, eval_batch_size=64,
