@@ -113,11 +113,13 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
   def create_module(self, spec):
     name = spec.name.rpartition(".")[2]
     module = importlib.import_module(f"{__name__}.{_MOVED[name]}")
-    self._spec = module.__spec__  # The import machinery overwrites it.
+    # The import machinery sets `module.__spec__` to `spec` next; keep the
+    # module's own on `spec`, to put it back.
+    spec.loader_state = module.__spec__
     return module
 
   def exec_module(self, module):
-    module.__spec__ = self._spec
+    module.__spec__ = module.__spec__.loader_state
 
 
 if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
