@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression  # pylint: disable=unused-import  # Coder ops.
 
+from tfmnistcodec import contract
 from tfmnistcodec import cli
 from tfmnistcodec.files import atomic
 from tfmnistcodec.study import evaluation
@@ -40,9 +41,10 @@ def main(argv):
     atomic.check_output(_OUTPUT.value, inputs=[saved_model])
     loaded = tf.saved_model.load(str(saved_model))
     if "decompress_unchecked" not in loaded.signatures:
-      raise ValueError(f"the SavedModel in {saved_model} has no "
-                       "decompress_unchecked signature; export it again with "
-                       "bin/export.py.")
+      raise contract.UserValueError(
+          f"the SavedModel in {saved_model} has no "
+          "decompress_unchecked signature; export it again with "
+          "bin/export.py.")
     rng = np.random.default_rng(_SEED.value)
     strings = [rng.bytes(_BYTES.value) for _ in range(_NUM.value)]
     images = loaded.signatures["decompress_unchecked"](

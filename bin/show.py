@@ -11,6 +11,7 @@ string in hex and its length and information content in bits.
 from absl import app
 from absl import flags
 
+from tfmnistcodec import contract
 from tfmnistcodec import cli
 from tfmnistcodec import data
 from tfmnistcodec.files import atomic
@@ -35,8 +36,9 @@ def main(argv):
     atomic.check_output(_OUTPUT.value, inputs=[saved_model])
     images = data.load_numpy(_DATASET.value, "test", _DATA_DIR.value)
     if _SKIP.value >= len(images):
-      raise ValueError(f"--skip={_SKIP.value} is past the last of the "
-                       f"{len(images)} test digits.")
+      raise contract.UserValueError(
+          f"--skip={_SKIP.value} is past the last of the "
+          f"{len(images)} test digits.")
     # Digits before --skip are coded too (milliseconds each), so the
     # figure's titles give each digit's index in the split.
     images = images[:_SKIP.value + _NUM.value]

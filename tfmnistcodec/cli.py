@@ -15,6 +15,7 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
+from tfmnistcodec import contract
 from tfmnistcodec.core import model
 from tfmnistcodec import data
 from tfmnistcodec import export
@@ -32,9 +33,11 @@ __all__ = [
 # Where a run keeps its SavedModel, inside --model_dir.
 SAVED_MODEL_DIR = evaluation.SAVED_MODEL_DIR
 
-# Errors that come from what the user asked for, or from the machine (a full
-# disk, a read-only folder: every `OSError`), shown as one line, no trace.
-USER_ERRORS = (data.DatasetError, ValueError, TypeError, OSError)
+# Errors that come from what the user asked for (the library's
+# `contract.UserError` family) or from the machine (a full disk, a read-only
+# folder: every `OSError`), shown as one line, no trace. Any other exception
+# is a bug and keeps its traceback.
+USER_ERRORS = (contract.UserError, OSError)
 
 
 def define_training_flags(single_run=True):
@@ -108,9 +111,11 @@ def positive_float(text, what):
   try:
     value = float(text)
   except ValueError:
-    raise ValueError(f"{what}: {text!r} is not a number.") from None
+    raise contract.UserValueError(
+        f"{what}: {text!r} is not a number.") from None
   if not value > 0 or value == float("inf"):
-    raise ValueError(f"{what}: {text!r} is not a positive, finite number.")
+    raise contract.UserValueError(
+        f"{what}: {text!r} is not a positive, finite number.")
   return value
 
 

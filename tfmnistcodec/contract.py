@@ -1,7 +1,7 @@
-"""What every layer shares: the digits' shape and the SavedModel's names.
+"""What every layer shares: the digits' shape, the SavedModel's names, errors.
 
-Plain constants, no TensorFlow, so the file format and the study tools can
-import them without it.
+Plain constants and exception classes, no TensorFlow, so the file format and
+the study tools can import them without it.
 """
 
 # One digit: height, width, channels, as uint8.
@@ -16,3 +16,22 @@ FINGERPRINT_BYTES = 16
 
 # A run folder's exported SavedModel.
 SAVED_MODEL_DIR = "saved_model"
+
+
+class UserError(Exception):
+  """Base of the errors that say what is wrong with what a caller asked for.
+
+  Bad arguments, settings, datasets, input and output files: the binaries
+  print these as one `error:` line. Any other exception is a bug (or, for an
+  `OSError`, the machine's) and keeps its traceback. Each concrete class is
+  also a `ValueError`, `TypeError` or `OSError`, so `except ValueError` and
+  the like keep working.
+  """
+
+
+class UserValueError(UserError, ValueError):
+  """A value (an argument, a setting, a file's content) that cannot be used."""
+
+
+class UserTypeError(UserError, TypeError):
+  """An argument of the wrong type."""

@@ -13,6 +13,8 @@ import math
 import tensorflow as tf
 import tensorflow_compression as tfc
 
+from tfmnistcodec import contract
+
 __all__ = [
     "Prior", "DeepFactorizedPrior", "entropy_model", "noisy_bits",
     "coder_with_tables"
@@ -25,7 +27,7 @@ class Prior(tf.Module):
   def __init__(self, latent_dims, name="prior"):
     super().__init__(name=name)
     if latent_dims < 1:
-      raise ValueError("`latent_dims` must be at least 1.")
+      raise contract.UserValueError("`latent_dims` must be at least 1.")
     with self.name_scope:
       self.log_scales = tf.Variable(tf.zeros([latent_dims]), name="log_scales")
 
@@ -51,7 +53,7 @@ class DeepFactorizedPrior(tf.Module):
                name="prior"):
     super().__init__(name=name)
     if latent_dims < 1:
-      raise ValueError("`latent_dims` must be at least 1.")
+      raise contract.UserValueError("`latent_dims` must be at least 1.")
     with self.name_scope:
       self.density = tfc.NoisyDeepFactorized(
           batch_shape=[latent_dims], num_filters=num_filters,
@@ -135,8 +137,9 @@ def coder_with_tables(entropy_model, coding_rank, decode_sanity_check=True):
     A stateless `tfc.ContinuousBatchedEntropyModel`.
   """
   if entropy_model.quantization_offset is not None:
-    raise ValueError("coder_with_tables needs an entropy model without a "
-                     "quantization offset.")
+    raise contract.UserValueError(
+        "coder_with_tables needs an entropy model without a "
+        "quantization offset.")
   return tfc.ContinuousBatchedEntropyModel(
       prior_shape=entropy_model.prior_shape, coding_rank=coding_rank,
       compression=True, stateless=True, cdf=entropy_model.cdf,

@@ -21,9 +21,10 @@ def images_to_float(images):
   """uint8 images `[N, 28, 28, 1]` -> float32 in [0, 1]."""
   images = tf.convert_to_tensor(images)
   if images.dtype != tf.uint8:
-    raise TypeError(f"images must be uint8, got {images.dtype.name}.")
+    raise contract.UserTypeError(
+        f"images must be uint8, got {images.dtype.name}.")
   if not images.shape[1:].is_compatible_with(IMAGE_SHAPE):
-    raise ValueError(
+    raise contract.UserValueError(
         f"images must have shape [N, 28, 28, 1], got {images.shape}.")
   return tf.cast(images, tf.float32) / 255.
 

@@ -11,6 +11,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from tfmnistcodec import contract
 from tfmnistcodec.core import entropy
 from tfmnistcodec.core import transforms
 
@@ -70,8 +71,9 @@ def get_architecture(name):
   try:
     return ARCHITECTURES[name]
   except KeyError:
-    raise ValueError(f"unknown architecture {name!r}; the architectures are "
-                     f"{', '.join(ARCHITECTURES)}.") from None
+    raise contract.UserValueError(
+        f"unknown architecture {name!r}; the architectures are "
+        f"{', '.join(ARCHITECTURES)}.") from None
 
 
 class Codec(tf.Module):
@@ -88,7 +90,7 @@ class Codec(tf.Module):
                name="codec"):
     super().__init__(name=name)
     if latent_dims < 1:
-      raise ValueError("`latent_dims` must be at least 1.")
+      raise contract.UserValueError("`latent_dims` must be at least 1.")
     self.architecture = get_architecture(architecture)
     analysis_seed, synthesis_seed = tf.unstack(
         tf.random.experimental.stateless_split([1, seed], num=2))

@@ -40,6 +40,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from tfmnistcodec import contract
 from tfmnistcodec.core.range_decoder import _decode_loop
 from tfmnistcodec.core.range_encoder import _encode_events
 from tfmnistcodec.core.range_encoder import _encode_values
@@ -80,31 +81,34 @@ def tables_from_tfc(cdf, cdf_offset):
   while i < flat.size:
     precision = -int(flat[i])
     if not 1 <= precision <= 16:
-      raise ValueError(f"range-coding table row {len(rows)} does not start "
-                       "with a negative precision in [-16, -1] (overflow "
-                       f"mode); it starts with {int(flat[i])}.")
+      raise contract.UserValueError(
+          f"range-coding table row {len(rows)} does not start "
+          "with a negative precision in [-16, -1] (overflow "
+          f"mode); it starts with {int(flat[i])}.")
     top = 1 << precision
     end = i + 1
     while end < flat.size and flat[end] != top:
       end += 1
     if end == flat.size:
-      raise ValueError(f"range-coding table row {len(rows)} does not end with "
-                       f"2^{precision}.")
+      raise contract.UserValueError(
+          f"range-coding table row {len(rows)} does not end with "
+          f"2^{precision}.")
     row = flat[i + 1:end + 1]
     if row[0] != 0 or np.any(np.diff(row) <= 0) or row.size < 3:
-      raise ValueError(f"range-coding table row {len(rows)} is not a strictly "
-                       "increasing CDF from 0 with at least two intervals.")
+      raise contract.UserValueError(
+          f"range-coding table row {len(rows)} is not a strictly "
+          "increasing CDF from 0 with at least two intervals.")
     rows.append((precision, row))
     i = end + 1
     while i < flat.size and flat[i] == top:  # TFC skips padding like this.
       i += 1
   if not rows or len(rows) != offset.size:
-    raise ValueError(f"{len(rows)} range-coding table rows but "
-                     f"{offset.size} offsets.")
+    raise contract.UserValueError(f"{len(rows)} range-coding table rows but "
+                                  f"{offset.size} offsets.")
   precisions = {p for p, _ in rows}
   if len(precisions) != 1:
-    raise ValueError(f"range-coding tables of several precisions: "
-                     f"{sorted(precisions)}.")
+    raise contract.UserValueError(f"range-coding tables of several precisions: "
+                                  f"{sorted(precisions)}.")
   precision = precisions.pop()
   width = max(row.size for _, row in rows)
   dense = np.full([len(rows), width], 1 << precision, np.int32)

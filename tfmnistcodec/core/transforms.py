@@ -14,6 +14,8 @@ import math
 
 import tensorflow as tf
 
+from tfmnistcodec import contract
+
 __all__ = [
     "LEAKY_RELU_ALPHA",
     "Dense",
@@ -65,7 +67,8 @@ class Dense(tf.Module):
                name=None):
     super().__init__(name=name)
     if in_features < 1 or out_features < 1:
-      raise ValueError("`in_features` and `out_features` must be positive.")
+      raise contract.UserValueError(
+          "`in_features` and `out_features` must be positive.")
     self._activation = activation
     with self.name_scope:
       self.kernel = tf.Variable(
@@ -154,7 +157,7 @@ class AnalysisTransform(tf.Module):
   def __init__(self, latent_dims, seed=0, name="analysis_transform"):
     super().__init__(name=name)
     if latent_dims < 1:
-      raise ValueError("`latent_dims` must be at least 1.")
+      raise contract.UserValueError("`latent_dims` must be at least 1.")
     self._latent_dims = latent_dims
     seeds = _split_seed(seed, 4)
     with self.name_scope:
@@ -185,7 +188,7 @@ class SynthesisTransform(tf.Module):
   def __init__(self, latent_dims, seed=0, name="synthesis_transform"):
     super().__init__(name=name)
     if latent_dims < 1:
-      raise ValueError("`latent_dims` must be at least 1.")
+      raise contract.UserValueError("`latent_dims` must be at least 1.")
     self._latent_dims = latent_dims
     seeds = _split_seed(seed, 4)
     with self.name_scope:

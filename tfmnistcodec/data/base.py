@@ -35,7 +35,7 @@ ANIMAL_MNIST_VERSION = "1.0.0"
 OFFLINE_DATASETS = ("mnist", "animal_mnist")
 
 
-class DatasetError(ValueError):
+class DatasetError(contract.UserValueError):
   """A dataset is unknown, of the wrong kind, or cannot be prepared."""
 
 

@@ -107,7 +107,7 @@ class CodecModule(tf.Module):
                          "are computed once, here, not in a graph.")
     self.refine_steps = codec.architecture.refine_steps
     if self.refine_steps and lmbda is None:
-      raise ValueError(
+      raise contract.UserValueError(
           f"architecture {codec.architecture.name!r} refines latents when "
           "compressing, which needs the lmbda the codec was trained for.")
     self.lmbda = None if lmbda is None else float(lmbda)

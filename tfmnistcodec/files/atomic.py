@@ -13,13 +13,15 @@ import pathlib
 import stat
 import tempfile
 
+from tfmnistcodec import contract
+
 __all__ = [
     "OutputError", "check_output", "write_bytes", "write_error", "write_json",
     "make_temp_dir"
 ]
 
 
-class OutputError(OSError):
+class OutputError(contract.UserError, OSError):
   """An output that must not or cannot be written; the message says why."""
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression  # pylint: disable=unused-import  # Coder ops.
 
+from tfmnistcodec import contract
 from tfmnistcodec.files import container
 
 __all__ = [
@@ -51,11 +52,13 @@ def check_images(images):
 def check_image_spec(shape, dtype):
   """Raises `ValueError` unless `shape`, `dtype` are digits we can code."""
   if np.dtype(dtype) != np.uint8:
-    raise ValueError(f"images must be uint8, got {np.dtype(dtype)}; convert "
-                     "them to 0..255 integers first.")
+    raise contract.UserValueError(
+        f"images must be uint8, got {np.dtype(dtype)}; convert "
+        "them to 0..255 integers first.")
   if tuple(shape[1:]) not in ((28, 28), (28, 28, 1)):
-    raise ValueError(f"images must have shape [N, 28, 28] or [N, 28, 28, 1], "
-                     f"got {list(shape)}.")
+    raise contract.UserValueError(
+        f"images must have shape [N, 28, 28] or [N, 28, 28, 1], "
+        f"got {list(shape)}.")
 
 
 class FileCodec:
@@ -68,7 +71,7 @@ class FileCodec:
     self._loaded = tf.saved_model.load(str(path))
     missing = set(_SIGNATURES) - set(self._loaded.signatures.keys())
     if missing:
-      raise ValueError(
+      raise contract.UserValueError(
           f"the SavedModel in {path} has no {', '.join(sorted(missing))} "
           "signature; export it again with bin/export.py.")
     self._signatures = {
@@ -92,7 +95,8 @@ class FileCodec:
     """
     images = check_images(images)
     if mode not in MODES:
-      raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}.")
+      raise contract.UserValueError(
+          f"unknown mode {mode!r}; one of {', '.join(MODES)}.")
     if mode == STREAMS:
       batch_size = container.MAX_STREAM_DIGITS
     strings, bits = [], [np.zeros([0], np.float32)]

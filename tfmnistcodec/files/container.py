@@ -52,7 +52,7 @@ _MAX_VARINT_BYTES = 10
 _MAX_WIDTH = 32
 
 
-class ContainerError(ValueError):
+class ContainerError(contract.UserValueError):
   """A file that is not a valid tfmnistcodec file, with what is wrong."""
 
 
@@ -84,7 +84,7 @@ class Contents:
 def encode_varint(value):
   """Unsigned LEB128: 7 bits a byte, low bits first, high bit = more."""
   if value < 0:
-    raise ValueError(f"varint of a negative number: {value}")
+    raise contract.UserValueError(f"varint of a negative number: {value}")
   out = bytearray()
   while True:
     byte, value = value & 0x7f, value >> 7
@@ -129,29 +129,32 @@ def pack(fingerprint, strings, mode=MODE_STRINGS, num_digits=None,
     The file's bytes.
   """
   if len(fingerprint) != FINGERPRINT_BYTES:
-    raise ValueError(f"a fingerprint has {FINGERPRINT_BYTES} bytes, not "
-                     f"{len(fingerprint)}.")
+    raise contract.UserValueError(
+        f"a fingerprint has {FINGERPRINT_BYTES} bytes, not "
+        f"{len(fingerprint)}.")
   strings = [bytes(s) for s in strings]
   if any(not s for s in strings):
-    raise ValueError("cannot pack an empty string.")
+    raise contract.UserValueError("cannot pack an empty string.")
   if mode == MODE_STRINGS:
     if num_digits not in (None, len(strings)):
-      raise ValueError(f"{len(strings)} strings hold {len(strings)} digits, "
-                       f"not {num_digits}.")
+      raise contract.UserValueError(
+          f"{len(strings)} strings hold {len(strings)} digits, "
+          f"not {num_digits}.")
     counts = encode_varint(len(strings))
   elif mode == MODE_STREAMS:
     if num_digits is None:
-      raise ValueError("MODE_STREAMS needs num_digits.")
+      raise contract.UserValueError("MODE_STREAMS needs num_digits.")
     if not 1 <= stream_digits <= MAX_STREAM_DIGITS:
-      raise ValueError(f"stream_digits must be 1 to {MAX_STREAM_DIGITS}, got "
-                       f"{stream_digits}.")
+      raise contract.UserValueError(
+          f"stream_digits must be 1 to {MAX_STREAM_DIGITS}, got "
+          f"{stream_digits}.")
     if len(strings) != -(-num_digits // stream_digits):
-      raise ValueError(
+      raise contract.UserValueError(
           f"{num_digits} digits in streams of {stream_digits} make "
           f"{-(-num_digits // stream_digits)} strings, not {len(strings)}.")
     counts = encode_varint(num_digits) + encode_varint(stream_digits)
   else:
-    raise ValueError(f"unknown mode {mode}.")
+    raise contract.UserValueError(f"unknown mode {mode}.")
   lengths = [len(s) for s in strings]
   shortest = min(lengths, default=1)
   width = max((l - shortest for l in lengths), default=0).bit_length()

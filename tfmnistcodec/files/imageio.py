@@ -16,6 +16,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from tfmnistcodec import contract
 from tfmnistcodec.files import atomic
 from tfmnistcodec.files import codecfile
 
@@ -29,7 +30,7 @@ _IDX_IMAGES = struct.pack(">I", 0x0803)
 MAX_INPUT_BYTES = 1 << 30
 
 
-class InputError(ValueError):
+class InputError(contract.UserValueError):
   """An input file that is not digits this codec can read."""
 
 
@@ -74,7 +75,7 @@ def _npy(path, data):
     elif version == (2, 0):
       shape, _, dtype = np.lib.format.read_array_header_2_0(buffer)
     else:
-      raise ValueError(f"unsupported .npy version {version}")
+      raise contract.UserValueError(f"unsupported .npy version {version}")
   except (OSError, ValueError, EOFError, SyntaxError) as e:
     raise InputError(f"{path}: cannot read the .npy header: {e}") from None
   try:

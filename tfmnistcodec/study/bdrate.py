@@ -30,6 +30,8 @@ The module imports only numpy: no TensorFlow, no scipy.
 
 import numpy as np
 
+from tfmnistcodec import contract
+
 __all__ = [
     "METHODS", "bd_rate", "bd_quality", "bd_rate_distortion",
     "distortion_to_quality"
@@ -155,12 +157,13 @@ def bd_rate_distortion(anchor_rates, anchor_distortions, test_rates,
 def _vector(name, values):
   values = np.asarray(values, np.float64)
   if values.ndim != 1:
-    raise ValueError(f"{name} must be a 1-D sequence, got shape "
-                     f"{values.shape}.")
+    raise contract.UserValueError(f"{name} must be a 1-D sequence, got shape "
+                                  f"{values.shape}.")
   bad = np.flatnonzero(~np.isfinite(values))
   if bad.size:
-    raise ValueError(f"{name} must be finite, but value {bad[0]} is "
-                     f"{values[bad[0]]}.")
+    raise contract.UserValueError(
+        f"{name} must be finite, but value {bad[0]} is "
+        f"{values[bad[0]]}.")
   return values
 
 
@@ -169,12 +172,14 @@ def _curve(name, rates, quality):
   rates = _vector(f"{name} rates", rates)
   quality = _vector(f"{name} quality", quality)
   if len(rates) != len(quality):
-    raise ValueError(f"the {name} curve has {len(rates)} rates but "
-                     f"{len(quality)} quality values.")
+    raise contract.UserValueError(
+        f"the {name} curve has {len(rates)} rates but "
+        f"{len(quality)} quality values.")
   bad = np.flatnonzero(rates <= 0)
   if bad.size:
-    raise ValueError(f"{name} rates must be positive (their log is fitted), "
-                     f"but value {bad[0]} is {rates[bad[0]]}.")
+    raise contract.UserValueError(
+        f"{name} rates must be positive (their log is fitted), "
+        f"but value {bad[0]} is {rates[bad[0]]}.")
   return np.log(rates), quality
 
 
@@ -182,7 +187,7 @@ def _log_quality(name, distortions):
   distortions = _vector(name, distortions)
   bad = np.flatnonzero(distortions <= 0)
   if bad.size:
-    raise ValueError(
+    raise contract.UserValueError(
         f"{name} must be positive to go on a log scale, but value {bad[0]} "
         f"is {distortions[bad[0]]}; a lossless point has no place on an RD "
         "curve for the BD-rate.")
@@ -192,31 +197,35 @@ def _log_quality(name, distortions):
 def _mean_difference(anchor_x, anchor_y, test_x, test_y, method, x_word):
   """Mean of fit(test) - fit(anchor) over the common range of x."""
   if method not in METHODS:
-    raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    raise contract.UserValueError(
+        f"method must be one of {METHODS}, got {method!r}.")
   fits = []
   for name, x, y in (("anchor", anchor_x, anchor_y),
                      ("test", test_x, test_y)):
     need = _MIN_POINTS[method]
     if len(x) < need:
-      raise ValueError(f"the {method} method needs at least {need} points "
-                       f"per curve; the {name} curve has {len(x)}.")
+      raise contract.UserValueError(
+          f"the {method} method needs at least {need} points "
+          f"per curve; the {name} curve has {len(x)}.")
     order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
     distinct = 1 + np.count_nonzero(np.diff(x))
     if method == "pchip" and distinct < len(x):
-      raise ValueError(f"the {name} curve has repeated {x_word} values; "
-                       "pchip interpolates every point, so they must be "
-                       "distinct.")
+      raise contract.UserValueError(
+          f"the {name} curve has repeated {x_word} values; "
+          "pchip interpolates every point, so they must be "
+          "distinct.")
     if method == "cubic" and distinct < 4:
-      raise ValueError(f"the cubic method needs 4 distinct {x_word} values "
-                       f"per curve; the {name} curve has {distinct}.")
+      raise contract.UserValueError(
+          f"the cubic method needs 4 distinct {x_word} values "
+          f"per curve; the {name} curve has {distinct}.")
     fits.append((x, y))
   low = max(anchor_x.min(), test_x.min())
   high = min(anchor_x.max(), test_x.max())
   if not low < high:
     # Rates are fitted as logs; the message shows them as given.
     shown = np.exp if x_word == "rate" else float
-    raise ValueError(
+    raise contract.UserValueError(
         f"the {x_word} ranges do not overlap: anchor "
         f"{shown(anchor_x.min()):g} to {shown(anchor_x.max()):g}, test "
         f"{shown(test_x.min()):g} to {shown(test_x.max()):g}.")

@@ -41,7 +41,8 @@ def parse_batch_calls(specs):
   for spec in specs:
     parts = spec.split(":")
     if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-      raise ValueError(f"--batch_calls: {spec!r} is not SIZE:CALLS.")
+      raise contract.UserValueError(
+          f"--batch_calls: {spec!r} is not SIZE:CALLS.")
     pairs.append((int(parts[0]), int(parts[1])))
   return pairs
 

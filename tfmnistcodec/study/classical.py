@@ -16,6 +16,8 @@ import math
 import numpy as np
 from PIL import Image
 
+from tfmnistcodec import contract
+
 __all__ = [
     "CODECS", "LOSSLESS", "DEFAULT_CODECS", "evaluate_classical",
     "best_at_or_below"
@@ -64,12 +66,14 @@ def evaluate_classical(images, codecs=DEFAULT_CODECS):
     RuntimeError: When a file does not decode to a 28x28 image.
   """
   if not isinstance(images, np.ndarray):
-    raise ValueError(f"images must be a numpy array, got {type(images)}.")
+    raise contract.UserValueError(
+        f"images must be a numpy array, got {type(images)}.")
   if images.dtype != np.uint8:
-    raise ValueError(f"images must be uint8, got {images.dtype}.")
+    raise contract.UserValueError(f"images must be uint8, got {images.dtype}.")
   if images.ndim != 4 or images.shape[1:] != _SHAPE or not len(images):
-    raise ValueError("images must have shape [N, 28, 28, 1] with N >= 1, got "
-                     f"{list(images.shape)}.")
+    raise contract.UserValueError(
+        "images must have shape [N, 28, 28, 1] with N >= 1, got "
+        f"{list(images.shape)}.")
   codecs = [_checked_codec(codec, quality) for codec, quality in codecs]
   digits = images[..., 0]
   results = []
@@ -111,23 +115,26 @@ def best_at_or_below(results, mae):
     ValueError: For an `mae` that is negative or NaN.
   """
   if not mae >= 0:
-    raise ValueError(f"mae must be a non-negative number, got {mae}.")
+    raise contract.UserValueError(
+        f"mae must be a non-negative number, got {mae}.")
   matches = [r for r in results if r["mae"] <= mae]
   return min(matches, key=lambda r: r["bytes_per_digit"], default=None)
 
 
 def _checked_codec(codec, quality):
   if codec not in CODECS:
-    raise ValueError(f"unknown codec {codec!r}; the codecs are "
-                     f"{sorted(CODECS)}.")
+    raise contract.UserValueError(f"unknown codec {codec!r}; the codecs are "
+                                  f"{sorted(CODECS)}.")
   if codec in LOSSLESS:
     if quality is not None:
-      raise ValueError(f"{codec} is lossless and takes no quality, got "
-                       f"{quality!r}.")
+      raise contract.UserValueError(
+          f"{codec} is lossless and takes no quality, got "
+          f"{quality!r}.")
   elif isinstance(quality, bool) or not isinstance(
       quality, (int, np.integer)) or not 0 <= quality <= 100:
-    raise ValueError(f"{codec} needs an int quality from 0 to 100, got "
-                     f"{quality!r}.")
+    raise contract.UserValueError(
+        f"{codec} needs an int quality from 0 to 100, got "
+        f"{quality!r}.")
   return codec, None if quality is None else int(quality)
 
 

@@ -16,6 +16,7 @@ import time
 from absl import logging
 import tensorflow as tf
 
+from tfmnistcodec import contract
 from tfmnistcodec import data
 from tfmnistcodec import export
 from tfmnistcodec.files import atomic
@@ -68,9 +69,9 @@ def run_sweep(lmbdas, workdir, config, dataset="mnist", data_dir=None):
     The model_dirs, in the order of `lmbdas`.
   """
   if not lmbdas:
-    raise ValueError("give at least one λ.")
+    raise contract.UserValueError("give at least one λ.")
   if len(set(lmbdas)) != len(lmbdas):
-    raise ValueError(f"λ values repeat: {lmbdas}.")
+    raise contract.UserValueError(f"λ values repeat: {lmbdas}.")
   train_images = data.load_numpy(dataset, "train", data_dir)
   test_images = data.load_numpy(dataset, "test", data_dir)
   steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
@@ -121,7 +122,7 @@ def evaluate_models(models, output_dir, dataset="mnist", split="test",
     The report in Markdown.
   """
   if not models:
-    raise ValueError("give at least one model.")
+    raise contract.UserValueError("give at least one model.")
   saved_models = [evaluation.find_saved_model(m) for m in models]
   atomic.check_output(output_dir, inputs=saved_models, folder=True)
   images = data.load_numpy(dataset, split, data_dir)

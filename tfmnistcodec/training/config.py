@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from tfmnistcodec import contract
 from tfmnistcodec.core import model
 
 __all__ = ["TrainConfig", "FIXED_SETTINGS", "check_same_settings"]
@@ -45,15 +46,16 @@ class TrainConfig:
   def __post_init__(self):
     model.get_architecture(self.architecture)  # Raises for unknown names.
     if not self.lmbda > 0:
-      raise ValueError(f"lmbda must be positive, got {self.lmbda}.")
+      raise contract.UserValueError(
+          f"lmbda must be positive, got {self.lmbda}.")
     if not self.learning_rate > 0:
-      raise ValueError(
+      raise contract.UserValueError(
           f"learning_rate must be positive, got {self.learning_rate}.")
     for name in ("latent_dims", "epochs", "batch_size", "steps_per_loop",
                  "eval_batch_size"):
       if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be at least 1, got "
-                         f"{getattr(self, name)}.")
+        raise contract.UserValueError(f"{name} must be at least 1, got "
+                                      f"{getattr(self, name)}.")
 
 
 def check_same_settings(saved, config, model_dir):
@@ -70,6 +72,6 @@ def check_same_settings(saved, config, model_dir):
       if getattr(saved, name) != getattr(config, name)
   ]
   if changed:
-    raise ValueError(
+    raise contract.UserValueError(
         f"{model_dir} holds a run with other settings: "
         f"{', '.join(changed)}. Use another model_dir or the same settings.")

@@ -17,6 +17,7 @@ import time
 from absl import logging
 import tensorflow as tf
 
+from tfmnistcodec import contract
 from tfmnistcodec.core import loss as loss_lib
 from tfmnistcodec.core import model
 from tfmnistcodec.training import distribute
@@ -207,8 +208,9 @@ def _check_images(**images_by_name):
   for name, images in images_by_name.items():
     if (images.dtype != tf.uint8 or
         images.shape[1:] != loss_lib.IMAGE_SHAPE or not images.shape[0]):
-      raise ValueError(f"{name} must be uint8 [N, 28, 28, 1] with N > 0, "
-                       f"got {images.dtype.name} {images.shape}.")
+      raise contract.UserValueError(
+          f"{name} must be uint8 [N, 28, 28, 1] with N > 0, "
+          f"got {images.dtype.name} {images.shape}.")
 
 
 def train_and_evaluate(config, model_dir, train_images, test_images,

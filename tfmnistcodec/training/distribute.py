@@ -25,6 +25,8 @@ import tempfile
 from absl import logging
 import tensorflow as tf
 
+from tfmnistcodec import contract
+
 __all__ = [
     "STRATEGIES",
     "make_strategy",
@@ -63,44 +65,49 @@ def read_tf_config(environ=None):
   environ = os.environ if environ is None else environ
   text = environ.get("TF_CONFIG", "").strip()
   if not text:
-    raise ValueError(
+    raise contract.UserValueError(
         "the multi_worker strategy reads its cluster from the environment "
         "variable TF_CONFIG, which is not set; set it on every worker, e.g. "
         f"TF_CONFIG='{_TF_CONFIG_EXAMPLE}'.")
   try:
     config = json.loads(text)
   except json.JSONDecodeError as e:
-    raise ValueError(f"TF_CONFIG is not valid JSON ({e}); expected e.g. "
-                     f"'{_TF_CONFIG_EXAMPLE}'.") from None
+    raise contract.UserValueError(
+        f"TF_CONFIG is not valid JSON ({e}); expected e.g. "
+        f"'{_TF_CONFIG_EXAMPLE}'.") from None
   if not isinstance(config, dict) or not isinstance(
       config.get("cluster"), dict) or not isinstance(config.get("task"), dict):
-    raise ValueError("TF_CONFIG must be a JSON object with a 'cluster' object "
-                     f"and a 'task' object, e.g. '{_TF_CONFIG_EXAMPLE}'.")
+    raise contract.UserValueError(
+        "TF_CONFIG must be a JSON object with a 'cluster' object "
+        f"and a 'task' object, e.g. '{_TF_CONFIG_EXAMPLE}'.")
   cluster, task = config["cluster"], config["task"]
   for job, addresses in cluster.items():
     if job not in _JOBS:
-      raise ValueError(f"TF_CONFIG has a job {job!r}; the multi_worker "
-                       "strategy runs only 'chief' and 'worker' jobs.")
+      raise contract.UserValueError(
+          f"TF_CONFIG has a job {job!r}; the multi_worker "
+          "strategy runs only 'chief' and 'worker' jobs.")
     if (not isinstance(addresses, list) or not addresses or
         not all(_is_address(a) for a in addresses)):
-      raise ValueError(f"TF_CONFIG's job {job!r} must be a non-empty list of "
-                       f"'host:port' strings, got {addresses!r}.")
+      raise contract.UserValueError(
+          f"TF_CONFIG's job {job!r} must be a non-empty list of "
+          f"'host:port' strings, got {addresses!r}.")
   if len(cluster.get("chief", [])) > 1:
-    raise ValueError("TF_CONFIG may have one 'chief' at most, got "
-                     f"{len(cluster['chief'])}.")
+    raise contract.UserValueError("TF_CONFIG may have one 'chief' at most, got "
+                                  f"{len(cluster['chief'])}.")
   if "worker" not in cluster and "chief" not in cluster:
-    raise ValueError("TF_CONFIG's cluster has no 'worker' job.")
+    raise contract.UserValueError("TF_CONFIG's cluster has no 'worker' job.")
   addresses = [a for job in cluster.values() for a in job]
   if len(set(addresses)) != len(addresses):
-    raise ValueError(
+    raise contract.UserValueError(
         f"TF_CONFIG's cluster lists an address twice: {addresses}.")
   task_type, index = task.get("type"), task.get("index")
   if task_type not in cluster:
-    raise ValueError(f"TF_CONFIG's task type {task_type!r} is not a job of "
-                     f"its cluster ({', '.join(sorted(cluster))}).")
+    raise contract.UserValueError(
+        f"TF_CONFIG's task type {task_type!r} is not a job of "
+        f"its cluster ({', '.join(sorted(cluster))}).")
   if (not isinstance(index, int) or isinstance(index, bool) or
       not 0 <= index < len(cluster[task_type])):
-    raise ValueError(
+    raise contract.UserValueError(
         f"TF_CONFIG's task index {index!r} is not one of the "
         f"{len(cluster[task_type])} tasks of job {task_type!r}.")
   return config
@@ -131,8 +138,8 @@ def make_strategy(name, environ=None):
     ValueError: an unknown name, or a missing or malformed `TF_CONFIG`.
   """
   if name not in STRATEGIES:
-    raise ValueError(f"unknown strategy {name!r}; choose one of "
-                     f"{', '.join(STRATEGIES)}.")
+    raise contract.UserValueError(f"unknown strategy {name!r}; choose one of "
+                                  f"{', '.join(STRATEGIES)}.")
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":
@@ -192,7 +199,7 @@ def per_replica_batch_size(global_batch_size, strategy):
   """
   replicas = strategy.num_replicas_in_sync
   if global_batch_size % replicas:
-    raise ValueError(
+    raise contract.UserValueError(
         f"batch_size {global_batch_size} is not divisible by the {replicas} "
         f"replicas of {_name(strategy)}; the global batch is split "
         "evenly across them.")
@@ -273,7 +280,7 @@ def check_same_step(strategy, step):
   mean, mean_square = strategy.reduce(
       tf.distribute.ReduceOp.MEAN, values, axis=None).numpy()
   if mean_square != mean * mean:
-    raise ValueError(
+    raise contract.UserValueError(
         f"the workers restored different checkpoints (this one step {step}, "
         f"their mean step {mean:g}): every worker must read the chief's "
         "--model_dir, so on several machines it must be a shared folder.")

@@ -42,6 +42,7 @@ def load_config(model_dir):
 
   Raises:
     FileNotFoundError: there is no `config.json`: no run was started there.
+    contract.UserValueError: `config.json` is not valid JSON.
   """
   path = pathlib.Path(model_dir) / CONFIG_FILE
   try:
@@ -49,6 +50,8 @@ def load_config(model_dir):
   except FileNotFoundError:
     raise FileNotFoundError(
         f"{path} does not exist: {model_dir} holds no trained model.") from None
+  except json.JSONDecodeError as e:
+    raise contract.UserValueError(f"{path} is not valid JSON: {e}.") from None
   fields = {f.name for f in dataclasses.fields(config_lib.TrainConfig)}
   # Runs from before architectures existed trained the tutorial's.
   values.setdefault("architecture", "tutorial")

@@ -22,6 +22,7 @@ import math
 
 import tensorflow as tf
 
+from tfmnistcodec import contract
 from tfmnistcodec.core import loss as loss_lib
 from tfmnistcodec.core import model
 
@@ -155,7 +156,7 @@ def _mean_metrics(step, images, lmbda, batch_size):
       sums[key] += float(metrics[key]) * len(batch)
     count += len(batch)
   if not count:
-    raise ValueError("evaluate needs at least one image.")
+    raise contract.UserValueError("evaluate needs at least one image.")
   means = {key: value / count for key, value in sums.items()}
   means["loss"] = loss_lib.loss(means, lmbda)
   return means
