@@ -6,7 +6,6 @@ call the library. Library modules never read flags.
 
 import contextlib
 import os
-import pathlib
 import signal
 import sys
 import threading
@@ -23,6 +22,7 @@ from tfmnistcodec.files import atomic
 from tfmnistcodec.study import evaluation
 from tfmnistcodec import training
 from tfmnistcodec.training import distribute
+from tfmnistcodec.training import run_folder
 
 __all__ = [
     "SAVED_MODEL_DIR", "define_training_flags", "train_config_from_flags",
@@ -145,7 +145,7 @@ def train_and_export(config, model_dir, dataset="mnist", data_dir=None,
       config, model_dir, train_images, test_images, strategy=strategy)
   if not distribute.is_chief(strategy):
     return codec, None, history
-  path = pathlib.Path(model_dir) / SAVED_MODEL_DIR
+  path = run_folder.RunFolder(model_dir).saved_model_dir
   export.export_saved_model(codec, path, config.lmbda)
   logging.info("Exported the SavedModel to %s.", path)
   return codec, path, history

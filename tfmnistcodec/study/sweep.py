@@ -24,6 +24,7 @@ from tfmnistcodec.study import classical
 from tfmnistcodec.study import evaluation
 from tfmnistcodec.study import report as report_lib
 from tfmnistcodec import training
+from tfmnistcodec.training import run_folder
 
 __all__ = ["model_dir_for", "is_finished", "run_sweep", "evaluate_models"]
 
@@ -39,20 +40,18 @@ def model_dir_for(workdir, lmbda):
 
 def is_finished(model_dir, config, steps_per_epoch):
   """Whether model_dir holds this config's run, trained and exported."""
-  model_dir = pathlib.Path(model_dir)
-  if not (model_dir / training.CONFIG_FILE).exists():
+  folder = run_folder.RunFolder(model_dir)
+  if not folder.config_file.exists():
     return False
-  saved = training.load_config(model_dir)
+  saved = folder.load_config()
   if any(getattr(saved, name) != getattr(config, name)
          for name in training.FIXED_SETTINGS):
     return False
-  path = tf.train.latest_checkpoint(str(model_dir / training.CHECKPOINT_DIR))
+  path = folder.latest_checkpoint()
   if path is None:
     return False
-  step = int(path.rsplit("-", 1)[1])
-  saved_model = model_dir / evaluation.SAVED_MODEL_DIR
-  return (step >= config.epochs * steps_per_epoch and
-          tf.saved_model.contains_saved_model(str(saved_model)))
+  return (folder.checkpoint_step(path) >= config.epochs * steps_per_epoch and
+          tf.saved_model.contains_saved_model(str(folder.saved_model_dir)))
 
 
 def run_sweep(lmbdas, workdir, config, dataset="mnist", data_dir=None):
@@ -96,8 +95,8 @@ def run_sweep(lmbdas, workdir, config, dataset="mnist", data_dir=None):
     codec, _ = training.train_and_evaluate(
         dataclasses.replace(config, lmbda=lmbda), model_dir, train_images,
         test_images)
-    export.export_saved_model(codec, model_dir / evaluation.SAVED_MODEL_DIR,
-                              lmbda)
+    export.export_saved_model(
+        codec, run_folder.RunFolder(model_dir).saved_model_dir, lmbda)
     trained += 1
   return model_dirs
 
