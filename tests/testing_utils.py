@@ -1,5 +1,6 @@
 """Synthetic digits and helpers shared by the tests."""
 
+import functools
 import os
 import pathlib
 import shutil
@@ -32,6 +33,26 @@ def synthetic_digits(num, seed=0):
       images[i] += np.exp(-np.sum((grid - center)**2, -1) / 4.)
   images = np.clip(images * 255, 0, 255)
   return images.astype(np.uint8)[..., None]
+
+
+@functools.lru_cache(maxsize=None)
+def trained_codec(architecture="improved", lmbda=2000.):
+  """A small codec trained for 80 steps on synthetic digits, and its lmbda.
+
+  Trained, so that its encoder is worth correcting: on a codec fresh from
+  its initializer, `improved`'s latent search may find nothing better than
+  rounding, and a `compress` that skipped it would go unnoticed. Cached per
+  process (a few seconds to train); callers must not change its variables.
+  """
+  from tfmnistcodec import training  # pylint: disable=g-import-not-at-top
+  config = training.TrainConfig(
+      architecture=architecture, lmbda=lmbda, latent_dims=10, batch_size=32,
+      epochs=10, eval_batch_size=64)
+  with tempfile.TemporaryDirectory() as model_dir:
+    codec, _ = training.train_and_evaluate(
+        config, model_dir, synthetic_digits(256, seed=21),
+        synthetic_digits(64, seed=22))
+  return codec, lmbda
 
 
 class SyntheticMnistTestCase(tf.test.TestCase):

@@ -83,16 +83,20 @@ class BinTest(testing_utils.SyntheticMnistTestCase):
         [str(BIN / "export.py"), f"--model_dir={model_dir}"])
     self.assertEqual(result.returncode, 0, result.stderr)
 
-  def test_resumes_after_kill_9(self):
+  def test_resumes_after_kill_9_as_if_never_stopped(self):
+    # A checkpoint after every compiled loop (here an epoch of 4 steps),
+    # killed at step 8 or later; resumed with the same flags, the run ends
+    # with every variable of an uninterrupted run's, to the bit (the
+    # mid-epoch case is tests/training/training_test.py's).
+    flags = ["--epochs=25", "--checkpoint_secs=0", *TINY_FLAGS]
     model_dir = os.path.join(self.get_temp_dir(), "killed")
     checkpoints = os.path.join(model_dir, "checkpoints")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
                PYTHONPATH=str(testing_utils.REPO))
     process = subprocess.Popen(
         [sys.executable, str(BIN / "train.py"), f"--data_dir={self.data_dir}",
-         f"--model_dir={model_dir}", "--epochs=1000", "--checkpoint_secs=0",
-         *TINY_FLAGS], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+         f"--model_dir={model_dir}", *flags], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
       deadline = time.monotonic() + 240
       while time.monotonic() < deadline:
@@ -106,11 +110,32 @@ class BinTest(testing_utils.SyntheticMnistTestCase):
       process.send_signal(signal.SIGKILL)
       process.wait()
     killed_at = int(tf.train.latest_checkpoint(checkpoints).rsplit("-", 1)[1])
-    result = self.run_bin("train.py", f"--model_dir={model_dir}", "--epochs=5",
-                          *TINY_FLAGS)
+    self.assertLess(killed_at, 100, "the run ended before the kill")
+    result = self.run_bin("train.py", f"--model_dir={model_dir}", *flags)
     self.assertEqual(result.returncode, 0, result.stderr)
     self.assertRegex(result.stderr, f"Resumed from .* at step {killed_at}")
-    self.assertIn("epoch 5/5 (step 20)", result.stderr)
+    self.assertIn("epoch 25/25 (step 100)", result.stderr)
+
+    straight = os.path.join(self.get_temp_dir(), "straight")
+    result = self.run_bin("train.py", f"--model_dir={straight}", *flags)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    path_a, path_b = (
+        tf.train.latest_checkpoint(os.path.join(d, "checkpoints"))
+        for d in (straight, model_dir))
+    self.assertEqual(os.path.basename(path_a), "ckpt-100")
+    self.assertEqual(os.path.basename(path_b), "ckpt-100")
+    # All but the object graph and the count of saves made in the folder
+    # (the killed run's last save may not have been the epoch's last).
+    bookkeeping = ("_CHECKPOINTABLE_OBJECT_GRAPH",
+                   "save_counter/.ATTRIBUTES/VARIABLE_VALUE")
+    names = [n for n, _ in tf.train.list_variables(path_a)
+             if n not in bookkeeping]
+    self.assertEqual(names, [n for n, _ in tf.train.list_variables(path_b)
+                             if n not in bookkeeping])
+    self.assertGreater(len(names), 20)
+    for name in names:  # The codec's, the optimizers' slots and steps.
+      self.assertAllEqual(tf.train.load_variable(path_a, name),
+                          tf.train.load_variable(path_b, name), msg=name)
 
   def test_refuses_dataset_of_other_shape_with_one_line(self):
     result = self.run_bin("train.py", "--dataset=cifar10",

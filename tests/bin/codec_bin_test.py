@@ -28,6 +28,17 @@ pytestmark = pytest.mark.slow
 
 BIN = testing_utils.REPO / "bin"
 
+# Prints the hex of each `compress_fast` string of a .npy's digits.
+_COMPRESS_FAST = """
+import sys
+import numpy as np
+import tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+strings = model.signatures["compress_fast"](
+    images=tf.constant(np.load(sys.argv[2])))["strings"]
+print(" ".join(s.hex() for s in strings.numpy()))
+"""
+
 
 class CodecBinTest(tf.test.TestCase):
 
@@ -48,8 +59,9 @@ class CodecBinTest(tf.test.TestCase):
     cls.expected = codecfile.FileCodec(cls.model).decompress(
         codecfile.FileCodec(cls.model).compress(cls.images)[0])
 
-  def run_bin(self, name, *args, cwd=None):
-    return testing_utils.run_python([str(BIN / name), *args], cwd=cwd)
+  def run_bin(self, name, *args, cwd=None, env=None):
+    return testing_utils.run_python([str(BIN / name), *args], cwd=cwd,
+                                    env=env)
 
   def new_dir(self):
     return tempfile.mkdtemp(dir=self.tmp)
@@ -106,6 +118,55 @@ class CodecBinTest(tf.test.TestCase):
     back = np.stack([np.asarray(Image.open(os.path.join(folder, n)))
                      for n in names])
     self.assertAllEqual(back[..., None], self.expected)
+
+  def test_default_architecture_with_and_without_onednn(self):
+    # The default architecture refines each digit's latents in `compress`: a
+    # trained one, through the binaries, in processes with TensorFlow's
+    # oneDNN kernels off (its default on AMD CPUs) and on. What README
+    # ("Files of digits") promises: the same kernels give the same bytes in
+    # every process; `compress_fast` gives the same strings with both; the
+    # search may end elsewhere with the other kernels, and a file decodes
+    # with either to pixels at most one grey level apart.
+    work = self.new_dir()
+    improved = os.path.join(work, "improved")
+    codec, lmbda = testing_utils.trained_codec()
+    export.export_saved_model(codec, improved, lmbda)
+    loaded = tf.saved_model.load(improved)
+    strings = loaded.signatures["compress"](images=self.images)["strings"]
+    fast = loaded.signatures["compress_fast"](images=self.images)["strings"]
+    self.assertTrue(np.any(strings.numpy() != fast.numpy()))  # It searched.
+    np.save(os.path.join(work, "digits.npy"), self.images)
+    fast_strings = {}
+    files = {}
+    for onednn in ("0", "1"):
+      env = dict(TF_ENABLE_ONEDNN_OPTS=onednn)
+      result = testing_utils.run_python(
+          ["-c", _COMPRESS_FAST, improved, os.path.join(work, "digits.npy")],
+          env=env)
+      self.assertEqual(result.returncode, 0, result.stderr)
+      fast_strings[onednn] = result.stdout
+      for run in ("a", "b") if onednn == "0" else ("a",):
+        coded = os.path.join(work, f"onednn_{onednn}{run}.tmnc")
+        result = self.run_bin("compress.py", f"--model={improved}",
+                              f"--output={coded}", self.idx_gz, env=env)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(coded, "rb") as f:
+          files[onednn + run] = f.read()
+    self.assertEqual(files["0a"], files["0b"])
+    self.assertEqual(fast_strings["0"], fast_strings["1"])
+    self.assertEqual(fast_strings["0"].split(), [s.hex() for s in fast.numpy()])
+    for written in ("0", "1"):
+      decoded = {}
+      for onednn in ("0", "1"):
+        out = os.path.join(work, f"decoded_{written}_{onednn}.npy")
+        result = self.run_bin(
+            "decompress.py", f"--model={improved}", f"--output={out}",
+            os.path.join(work, f"onednn_{written}a.tmnc"),
+            env=dict(TF_ENABLE_ONEDNN_OPTS=onednn))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        decoded[onednn] = np.load(out).astype(np.int32)
+        self.assertEqual(decoded[onednn].shape, (30, 28, 28, 1))
+      self.assertAllInRange(decoded["0"] - decoded["1"], -1, 1)
 
   def test_hostile_inputs_end_with_one_line_and_no_output(self):
     work = self.new_dir()

@@ -205,6 +205,31 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
             string=stream, count=len(self.images))["images"],
         decompress(strings=strings)["images"])
 
+  def test_compress_searches_the_latents_of_a_trained_codec(self):
+    # On a trained `improved` codec, `compress` codes other latents than the
+    # rounded ones for many digits, each at a strictly lower loss as coded,
+    # and rounding for the rest: a `compress` that skipped its search, ran
+    # it for no step, or kept a worse result fails here.
+    codec, lmbda = testing_utils.trained_codec()
+    images = testing_utils.synthetic_digits(32, seed=11)
+    module = export.CodecModule(codec, lmbda)
+    x = loss_lib.images_to_float(images)
+    rounded = tf.round(codec.analysis_transform(x))
+    strings = module.compress(images)["strings"]
+    refined = module.entropy_model.decompress(strings, [])
+    loss = functools.partial(refinement.quantized_loss,
+                             codec.synthesis_transform, codec.prior, x,
+                             lmbda=lmbda)
+    gain = (loss(rounded) - loss(refined)).numpy()
+    changed = np.any(refined.numpy() != rounded.numpy(), axis=1)
+    self.assertGreaterEqual(np.sum(changed), 16)
+    self.assertAllGreater(gain[changed], 0.)
+    self.assertAllEqual(gain[~changed], np.zeros(np.sum(~changed)))
+    # `compress_fast` codes exactly the rounded latents.
+    fast = module.compress_fast(images)["strings"]
+    self.assertAllEqual(module.entropy_model.decompress(fast, []), rounded)
+    self.assertAllEqual(strings.numpy() != fast.numpy(), changed)
+
   def test_refining_architecture_needs_lmbda(self):
     codec = model.Codec(latent_dims=10, seed=4, architecture="improved")
     with self.assertRaisesRegex(ValueError, "needs the lmbda"):
