@@ -39,10 +39,10 @@ def synthetic_digits(num, seed=0):
 def trained_codec(architecture="improved", lmbda=2000.):
   """A small codec trained for 80 steps on synthetic digits, and its lmbda.
 
-  Trained, so that its encoder is worth correcting: on a codec fresh from
-  its initializer, `improved`'s latent search may find nothing better than
-  rounding, and a `compress` that skipped it would go unnoticed. Cached per
-  process (a few seconds to train); callers must not change its variables.
+  Trained, as a user's codec is, so that tests of `improved`'s latent search
+  see it correct a real encoder rather than an initializer's accidents.
+  Cached per process (a few seconds to train); callers must not change its
+  variables.
   """
   from tfmnistcodec import training  # pylint: disable=g-import-not-at-top
   config = training.TrainConfig(

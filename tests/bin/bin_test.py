@@ -124,8 +124,9 @@ class BinTest(testing_utils.SyntheticMnistTestCase):
         for d in (straight, model_dir))
     self.assertEqual(os.path.basename(path_a), "ckpt-100")
     self.assertEqual(os.path.basename(path_b), "ckpt-100")
-    # All but the object graph and the count of saves made in the folder
-    # (the killed run's last save may not have been the epoch's last).
+    # All but the object graph and the count of saves made in the folder,
+    # which tells when saves fell (one fewer in a run here), not what was
+    # trained.
     bookkeeping = ("_CHECKPOINTABLE_OBJECT_GRAPH",
                    "save_counter/.ATTRIBUTES/VARIABLE_VALUE")
     names = [n for n, _ in tf.train.list_variables(path_a)
