@@ -20,7 +20,10 @@ from tfmnistcodec import contract
 from tfmnistcodec.files import atomic
 from tfmnistcodec.files import codecfile
 
-__all__ = ["InputError", "read_file", "read_images", "write_npy", "write_pngs"]
+__all__ = [
+    "InputError", "read_bytes", "read_file", "read_images", "write_npy",
+    "write_pngs"
+]
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 _NPY = b"\x93NUMPY"
@@ -129,7 +132,15 @@ def read_images(path, max_bytes=MAX_INPUT_BYTES):
     if not pngs:
       raise InputError(f"{path}: a folder with no .png files.")
     return np.concatenate([read_images(p, max_bytes) for p in pngs])
-  data = read_file(path, max_bytes)
+  return read_bytes(read_file(path, max_bytes), path, max_bytes)
+
+
+def read_bytes(data, name="<bytes>", max_bytes=MAX_INPUT_BYTES):
+  """Digits in the bytes of one input file (a PNG, .npy, idx or gzipped idx).
+
+  As `read_images`, for data already in memory; `name` names it in errors.
+  """
+  path = name
   if data.startswith(_GZIP):
     data = _gunzip(path, data, max_bytes)
     if not data.startswith(_IDX_IMAGES):
