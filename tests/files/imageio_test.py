@@ -58,6 +58,69 @@ class ImageIOTest(tf.test.TestCase):
                     gzip.compress(idx_bytes(self.images)))
     self.assertAllEqual(imageio.read_images(gz), self.images)
 
+  def test_chunks_of_any_size_give_the_same_digits(self):
+    images = testing_utils.synthetic_digits(23, seed=7)
+    paths = {
+        "npy": self.npy("a.npy", images),
+        "npy_fortran": self.npy("f.npy", np.asfortranarray(images[..., 0])),
+        "idx": self.write("i-idx3-ubyte", idx_bytes(images)),
+        "gzip": self.write("i-idx3-ubyte.gz", gzip.compress(idx_bytes(images))),
+    }
+    folder = os.path.join(self.dir, "pngs")
+    imageio.write_pngs(folder, images)
+    paths["pngs"] = folder
+    for name, path in paths.items():
+      with self.subTest(name):
+        source = imageio.open_images(path)
+        self.assertEqual(source.count, 23)
+        for size in (1, 5, 23, 100):
+          chunks = list(source.chunks(size))
+          self.assertEqual([len(c) for c in chunks],
+                           [min(size, 23 - i) for i in range(0, 23, size)])
+          self.assertAllEqual(np.concatenate(chunks), images)
+        self.assertAllEqual(
+            imageio.read_bytes(open(path, "rb").read()) if name != "pngs"
+            else imageio.read_images(path), images)
+
+  def test_a_gzip_is_checked_as_it_inflates(self):
+    # Its header promises 3 digits: more inflated data, or less, is refused
+    # when the reading gets there, after inflating at most one byte more.
+    long = gzip.compress(idx_bytes(self.images) + bytes(10**7))
+    short = gzip.compress(idx_bytes(self.images)[:-784])
+    for data, message in ((long, "more data than the 3 digits"),
+                          (short, "the data ends before them")):
+      with self.subTest(message):
+        source = imageio.open_images(self.write("x-idx3-ubyte.gz", data))
+        self.assertEqual(source.count, 3)
+        with self.assertRaisesRegex(imageio.InputError, message):
+          list(source.chunks(2))
+
+  def test_npy_writer_writes_chunks_atomically(self):
+    path = os.path.join(self.dir, "out.npy")
+    with imageio.NpyWriter(path, 3) as writer:
+      writer.write(self.images[:2])
+      self.assertFalse(os.path.exists(path))
+      writer.write(self.images[2:, ..., 0])
+    self.assertAllEqual(np.load(path), self.images)
+    for count, error in ((4, ValueError), (3, KeyboardInterrupt)):
+      with self.subTest(error.__name__):
+        other = os.path.join(self.dir, "other.npy")
+        with self.assertRaises(error):
+          with imageio.NpyWriter(other, count) as writer:
+            writer.write(self.images)
+            if error is KeyboardInterrupt:
+              raise KeyboardInterrupt
+        self.assertEqual(os.listdir(self.dir), ["out.npy"])
+
+  def test_png_writer_numbers_the_digits_across_chunks(self):
+    folder = os.path.join(self.dir, "pngs")
+    with imageio.PngWriter(folder) as writer:
+      writer.write(self.images[:1])
+      writer.write(self.images[1:])
+    self.assertEqual(sorted(os.listdir(folder)),
+                     ["000000.png", "000001.png", "000002.png"])
+    self.assertAllEqual(imageio.read_images(folder), self.images)
+
   def test_refusals(self):
     rgb = np.zeros([28, 28, 3], np.uint8)
     cases = {
@@ -111,7 +174,7 @@ class ImageIOTest(tf.test.TestCase):
   def test_refuses_gzip_bombs(self):
     bomb = gzip.compress(idx_bytes(np.zeros([2000, 28, 28], np.uint8)))
     path = self.write("bomb-idx3-ubyte.gz", bomb)
-    with self.assertRaisesRegex(imageio.InputError, "inflates to more than"):
+    with self.assertRaisesRegex(imageio.InputError, "2000 digits, more than"):
       imageio.read_images(path, max_bytes=100000)
 
   def test_reads_a_folder_of_pngs_in_name_order(self):

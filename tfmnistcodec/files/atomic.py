@@ -7,6 +7,7 @@ place, and a failed or interrupted write removes the temporary file.
 one of the program's own inputs, or that cannot be written at all.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -17,7 +18,7 @@ from tfmnistcodec import contract
 
 __all__ = [
     "OutputError", "check_output", "write_bytes", "write_error", "write_json",
-    "make_temp_dir"
+    "make_temp_dir", "writing"
 ]
 
 
@@ -128,6 +129,19 @@ def write_bytes(path, data):
       full disk, `path` is a folder, a device or a FIFO, ...); the message
       names `path`.
   """
+  with writing(path) as f:
+    f.write(data)
+
+
+@contextlib.contextmanager
+def writing(path):
+  """A binary file to write `path` with, in pieces, renamed into place at the
+  end of the `with` block: as `write_bytes`, for outputs too large to hold.
+
+  Its `write` raises `OutputError` naming `path` (a full disk, ...). An
+  exception in the block, or an interruption, removes the temporary file,
+  leaves `path` as it was, and propagates.
+  """
   path = pathlib.Path(path)
   try:
     mode = os.lstat(path).st_mode
@@ -142,19 +156,45 @@ def write_bytes(path, data):
                                dir=path.parent)
   except OSError as e:
     raise write_error(path, e) from e
+  in_block = False
   try:
     # mkstemp makes the file private (0600); give it the usual permissions.
     os.fchmod(fd, 0o666 & ~_umask())
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
+    f = os.fdopen(fd, "wb")
+    try:
+      in_block = True
+      yield _Output(f, path)
+      in_block = False
       f.flush()
       os.fsync(f.fileno())
+    finally:
+      try:
+        f.close()
+      except OSError:
+        if not in_block:
+          raise
+        # The block's own error is the one to report (its write may have
+        # failed on a full disk, and the close's flush again).
     os.replace(tmp, path)
   except BaseException as e:
     os.unlink(tmp)
-    if isinstance(e, OSError):
+    if isinstance(e, OSError) and not in_block:
       raise write_error(path, e) from e
     raise
+
+
+class _Output:
+  """A file being written by `writing`: its writes name the output."""
+
+  def __init__(self, file, path):
+    self._file = file
+    self._path = path
+
+  def write(self, data):
+    try:
+      return self._file.write(data)
+    except OSError as e:
+      raise write_error(self._path, e) from e
 
 
 def write_error(path, error):

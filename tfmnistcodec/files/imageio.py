@@ -2,10 +2,18 @@
 
 Inputs are recognized by content, not by name: 28x28 grayscale PNGs (or a
 folder of them), `.npy` uint8 arrays `[N, 28, 28]` or `[N, 28, 28, 1]`, and
-MNIST idx image files, raw or gzipped. Anything else, or anything malformed, raises `InputError` naming
-the file and the problem.
+MNIST idx image files, raw or gzipped. Anything else, or anything malformed,
+raises `InputError` naming the file and the problem.
+
+Inputs of any size are read in bounded memory: `open_images(path)` checks an
+input's header and says how many digits it holds, and its `chunks(size)`
+reads them a chunk at a time (.npy and idx files from the disk, gzip
+inflated as it goes, a folder's PNGs one by one). Outputs of any size are
+written as they come: `NpyWriter` and `PngWriter` append chunks to a
+temporary name that is renamed into place only when every digit is there.
 """
 
+import gzip
 import io
 import os
 import pathlib
@@ -21,24 +29,27 @@ from tfmnistcodec.files import atomic
 from tfmnistcodec.files import codecfile
 
 __all__ = [
-    "InputError", "read_bytes", "read_file", "read_images", "write_npy",
-    "write_pngs"
+    "InputError", "ImageSource", "NpyWriter", "PngWriter", "open_images",
+    "read_bytes", "read_file", "read_images", "write_npy", "write_pngs"
 ]
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 _NPY = b"\x93NUMPY"
 _GZIP = b"\x1f\x8b"
 _IDX_IMAGES = struct.pack(">I", 0x0803)
-# Generous bounds, so a hostile file cannot make us read or inflate without end.
-MAX_INPUT_BYTES = 1 << 30
+_DIGIT_BYTES = 28 * 28
+# A 28x28 grayscale PNG takes well under a kilobyte; a larger one is refused
+# unread (text chunks cannot make us read without end).
+MAX_PNG_BYTES = 1 << 24
+# Digits per chunk when reading whole inputs (about 8 MB).
+CHUNK_DIGITS = 10000
 
 
 class InputError(contract.UserValueError):
   """An input file that is not digits this codec can read."""
 
 
-def read_file(path, max_bytes=MAX_INPUT_BYTES):
-  """Bytes of a regular file, with clear errors for anything else."""
+def _check_regular_file(path):
   path = pathlib.Path(path)
   if not path.exists():
     raise FileNotFoundError(f"{path}: no such file.")
@@ -47,9 +58,42 @@ def read_file(path, max_bytes=MAX_INPUT_BYTES):
   if not path.is_file():
     # A FIFO or a device could block or never end.
     raise InputError(f"{path}: not a regular file.")
-  if path.stat().st_size > max_bytes:
+  return path
+
+
+def read_file(path, max_bytes=None):
+  """Bytes of a regular file, with clear errors for anything else."""
+  path = _check_regular_file(path)
+  if max_bytes is not None and path.stat().st_size > max_bytes:
     raise InputError(f"{path}: larger than {max_bytes} bytes.")
   return path.read_bytes()
+
+
+class ImageSource:
+  """The digits of one input, whose header has been checked.
+
+  Attributes:
+    name: The input's path (or name), for messages.
+    count: How many digits it holds, as its header says.
+  """
+
+  def __init__(self, name, count, read):
+    self.name = name
+    self.count = count
+    self._read = read
+
+  def chunks(self, size=CHUNK_DIGITS):
+    """Yields the digits as uint8 `[n, 28, 28, 1]` arrays of `size` (the last
+    one the rest), reading each chunk when it is asked for.
+
+    Raises:
+      InputError: the input holds fewer or more digits than its header says
+        (found when the reading gets there: a gzip stream's length is known
+        only at its end), or it is corrupt.
+    """
+    if size < 1:
+      raise ValueError(f"chunk size must be positive, got {size}.")
+    return self._read(size)
 
 
 def _png(path, data):
@@ -67,16 +111,40 @@ def _png(path, data):
   return array.reshape(1, 28, 28, 1).astype(np.uint8)
 
 
-def _npy(path, data):
-  # Check the header before loading, so that a forged shape cannot make numpy
-  # allocate for an array that the file does not hold.
-  buffer = io.BytesIO(data)
+def _read(stream, size, path):
+  """Up to `size` bytes of `stream` (fewer at its end)."""
   try:
-    version = np.lib.format.read_magic(buffer)
+    return stream.read(size)
+  except EOFError:  # A gzip stream cut short.
+    raise InputError(f"{path}: truncated gzip data.") from None
+  except (gzip.BadGzipFile, zlib.error) as e:
+    raise InputError(f"{path}: corrupt gzip data: {e}") from None
+
+
+def _digit_chunks(stream, path, count, size, cut_short):
+  """Yields the `count` digits of raw uint8 pixels that follow in `stream`,
+  `size` at a time, then checks that nothing follows them; `cut_short` is
+  the message for a stream that ends before."""
+  for start in range(0, count, size):
+    n = min(size, count - start)
+    data = _read(stream, n * _DIGIT_BYTES, path)
+    if len(data) != n * _DIGIT_BYTES:
+      raise InputError(cut_short)
+    yield np.frombuffer(data, np.uint8).reshape(n, 28, 28, 1)
+  if _read(stream, 1, path):
+    raise InputError(f"{path}: more data than the {count} digits that its "
+                     "header says.")
+
+
+def _npy_header(path, stream):
+  # The header is checked before any data is read, so that a forged shape
+  # cannot make numpy allocate for an array that the file does not hold.
+  try:
+    version = np.lib.format.read_magic(stream)
     if version == (1, 0):
-      shape, _, dtype = np.lib.format.read_array_header_1_0(buffer)
+      shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
     elif version == (2, 0):
-      shape, _, dtype = np.lib.format.read_array_header_2_0(buffer)
+      shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
     else:
       raise contract.UserValueError(f"unsupported .npy version {version}")
   except (OSError, ValueError, EOFError, SyntaxError) as e:
@@ -85,112 +153,267 @@ def _npy(path, data):
     codecfile.check_image_spec(shape, dtype)
   except ValueError as e:
     raise InputError(f"{path}: {e}") from None
-  if len(data) - buffer.tell() != int(np.prod(shape)):
+  return shape, fortran
+
+
+def _npy(path, stream, size_of_data):
+  shape, fortran = _npy_header(path, stream)
+  count = shape[0]
+  data_bytes = size_of_data - stream.tell()
+  if data_bytes != count * _DIGIT_BYTES:
     raise InputError(f"{path}: the .npy header says {list(shape)}, but the "
-                     f"file holds {len(data) - buffer.tell()} bytes of data.")
-  array = np.load(io.BytesIO(data), allow_pickle=False)
-  return codecfile.check_images(array)
+                     f"file holds {data_bytes} bytes of data.")
+  offset = stream.tell()
+  cut_short = f"{path}: the .npy file ends before its {count} digits."
+
+  def read(size):
+    stream.seek(offset)
+    if not fortran:
+      yield from _digit_chunks(stream, path, count, size, cut_short)
+      return
+    # Column-major: a digit's pixels are not together in the file. Rare
+    # (np.save of a transposed array); read the whole array.
+    stream.seek(0)
+    images = codecfile.check_images(np.load(stream, allow_pickle=False))
+    for start in range(0, count, size):
+      yield images[start:start + size]
+
+  return ImageSource(str(path), count, read)
 
 
-def _idx(path, data):
-  if len(data) < 16:
-    raise InputError(f"{path}: truncated idx file ({len(data)} bytes).")
-  magic, count, rows, columns = struct.unpack(">IIII", data[:16])
+def _idx(path, stream, size_of_data):
+  header = _read(stream, 16, path)
+  if len(header) < 16:
+    raise InputError(f"{path}: truncated idx file ({len(header)} bytes).")
+  magic, count, rows, columns = struct.unpack(">IIII", header)
   if magic != 0x0803:
     raise InputError(f"{path}: not an idx file of uint8 images.")
   if (rows, columns) != (28, 28):
     raise InputError(f"{path}: idx images of {rows}x{columns}; need 28x28.")
-  if len(data) != 16 + count * 784:
+  expected = 16 + count * _DIGIT_BYTES
+  if size_of_data is not None and size_of_data != expected:
     raise InputError(f"{path}: the idx header says {count} images "
-                     f"({16 + count * 784} bytes), the file has {len(data)}.")
-  return np.frombuffer(data, np.uint8, offset=16).reshape(count, 28, 28, 1)
+                     f"({expected} bytes), the file has {size_of_data}.")
+  cut_short = (f"{path}: the idx header says {count} images ({expected} "
+               "bytes), the data ends before them.")
+
+  def read(size):
+    stream.seek(16)
+    yield from _digit_chunks(stream, path, count, size, cut_short)
+
+  return ImageSource(str(path), count, read)
 
 
-def _gunzip(path, data, max_bytes):
-  output = bytearray()
-  decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-  try:
-    chunk = decompressor.decompress(data, max_bytes + 1)
-    output += chunk
-    if len(output) > max_bytes or decompressor.unconsumed_tail:
-      raise InputError(f"{path}: inflates to more than {max_bytes} bytes.")
-    if not decompressor.eof:
-      raise InputError(f"{path}: truncated gzip data.")
-  except zlib.error as e:
-    raise InputError(f"{path}: corrupt gzip data: {e}") from None
-  return bytes(output)
-
-
-def read_images(path, max_bytes=MAX_INPUT_BYTES):
-  """Digits in one input file, or a folder's PNGs, as uint8 `[N, 28, 28, 1]`.
-
-  A folder stands for its `*.png` files, in the order of their names.
-  """
-  path = pathlib.Path(path)
-  if path.is_dir():
-    pngs = sorted(p for p in path.iterdir() if p.suffix.lower() == ".png")
-    if not pngs:
-      raise InputError(f"{path}: a folder with no .png files.")
-    return np.concatenate([read_images(p, max_bytes) for p in pngs])
-  return read_bytes(read_file(path, max_bytes), path, max_bytes)
-
-
-def read_bytes(data, name="<bytes>", max_bytes=MAX_INPUT_BYTES):
-  """Digits in the bytes of one input file (a PNG, .npy, idx or gzipped idx).
-
-  As `read_images`, for data already in memory; `name` names it in errors.
-  """
-  path = name
-  if data.startswith(_GZIP):
-    data = _gunzip(path, data, max_bytes)
-    if not data.startswith(_IDX_IMAGES):
+def _open_stream(path, stream, size):
+  """An `ImageSource` for the seekable binary `stream` of `size` bytes."""
+  magic = stream.read(8)
+  stream.seek(0)
+  if magic.startswith(_GZIP):
+    inflated = gzip.GzipFile(fileobj=stream, mode="rb")
+    if _read(inflated, 4, path) != _IDX_IMAGES:
       raise InputError(f"{path}: gzipped, but not an idx image file.")
-  if data.startswith(_PNG):
-    return _png(path, data)
-  if data.startswith(_NPY):
-    return _npy(path, data)
-  if data.startswith(_IDX_IMAGES):
-    return _idx(path, data)
-  if not data:
+    inflated.seek(0)
+    return _idx(path, inflated, None)
+  if magic.startswith(_PNG):
+    if size > MAX_PNG_BYTES:
+      raise InputError(f"{path}: a PNG of {size} bytes; a 28x28 digit takes "
+                       f"less than {MAX_PNG_BYTES}.")
+    image = _png(path, stream.read())
+    return ImageSource(str(path), 1, lambda size: iter([image]))
+  if magic.startswith(_NPY):
+    return _npy(path, stream, size)
+  if magic.startswith(_IDX_IMAGES):
+    return _idx(path, stream, size)
+  if not magic:
     raise InputError(f"{path}: empty file.")
   raise InputError(f"{path}: not a PNG, .npy or idx image file.")
 
 
+def _folder(path):
+  pngs = sorted(p for p in path.iterdir() if p.suffix.lower() == ".png")
+  if not pngs:
+    raise InputError(f"{path}: a folder with no .png files.")
+
+  def read(size):
+    for start in range(0, len(pngs), size):
+      yield np.concatenate(
+          [read_images(png) for png in pngs[start:start + size]])
+
+  return ImageSource(str(path), len(pngs), read)
+
+
+def open_images(path):
+  """The digits of one input file, or of a folder's PNGs, as an `ImageSource`.
+
+  A folder stands for its `*.png` files, in the order of their names. The
+  input's header is checked here; its data is read by `chunks()`, which keeps
+  the file open while it runs.
+
+  Raises:
+    FileNotFoundError, IsADirectoryError: no such file; a folder given where
+      a file is needed.
+    InputError: not digits this codec reads; the message says why.
+  """
+  path = pathlib.Path(path)
+  if path.is_dir():
+    return _folder(path)
+  path = _check_regular_file(path)
+  with open(path, "rb") as stream:
+    source = _open_stream(path, stream, os.fstat(stream.fileno()).st_size)
+  count, read = source.count, source._read  # pylint: disable=protected-access
+
+  def reopened(size):
+    with open(path, "rb") as stream:
+      again = _open_stream(path, stream, os.fstat(stream.fileno()).st_size)
+      if again.count != count:
+        raise InputError(f"{path}: changed while it was read.")
+      yield from again._read(size)  # pylint: disable=protected-access
+
+  del read
+  return ImageSource(str(path), count, reopened)
+
+
+def read_images(path, max_bytes=None):
+  """All digits of one input (as `open_images`), as uint8 `[N, 28, 28, 1]`.
+
+  Refuses, before reading them, digits that take more than `max_bytes`.
+  """
+  return _read_all(open_images(path), max_bytes)
+
+
+def read_bytes(data, name="<bytes>", max_bytes=None):
+  """Digits in the bytes of one input file (a PNG, .npy, idx or gzipped idx).
+
+  As `read_images`, for data already in memory; `name` names it in errors.
+  """
+  return _read_all(_open_stream(name, io.BytesIO(data), len(data)), max_bytes)
+
+
+def _read_all(source, max_bytes):
+  if max_bytes is not None and source.count * _DIGIT_BYTES > max_bytes:
+    raise InputError(
+        f"{source.name}: {source.count} digits, more than the {max_bytes} "
+        "bytes allowed.")
+  return np.concatenate([np.zeros([0, 28, 28, 1], np.uint8),
+                         *source.chunks()])
+
+
 def write_npy(path, images):
   """Writes uint8 images to a `.npy` file, atomically."""
-  buffer = io.BytesIO()
-  np.save(buffer, images, allow_pickle=False)
-  atomic.write_bytes(path, buffer.getvalue())
+  with NpyWriter(path, len(images)) as writer:
+    writer.write(images)
 
 
 def write_pngs(folder, images):
   """Writes one PNG per digit, `000000.png`, ... into a new folder, atomically.
 
-  The PNGs are written into a temporary folder beside `folder`, which is then
-  renamed into place; `folder` must not exist, or be empty. A failed or
-  interrupted write removes the temporary folder.
+  As `PngWriter`, for images in memory.
+  """
+  with PngWriter(folder) as writer:
+    writer.write(images)
+
+
+class NpyWriter:
+  """Writes `count` uint8 digits `[count, 28, 28, 1]` to a `.npy` file in
+  chunks, atomically: a context manager whose `write(images)` appends.
+
+  The file appears when the block ends with all `count` digits written; an
+  exception in the block, an interruption or a wrong count leaves nothing.
+
+      with NpyWriter("digits.npy", count) as writer:
+        for chunk in chunks:
+          writer.write(chunk)
+
+  Raises:
+    atomic.OutputError: the file cannot be written (the message names it).
+  """
+
+  def __init__(self, path, count):
+    self._path = path
+    self._count = count
+    self._written = 0
+    self._writing = None
+    self._file = None
+
+  def __enter__(self):
+    self._writing = atomic.writing(self._path)
+    self._file = self._writing.__enter__()
+    np.lib.format.write_array_header_1_0(self._file, {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+        "fortran_order": False,
+        "shape": (self._count, 28, 28, 1),
+    })
+    return self
+
+  def write(self, images):
+    images = codecfile.check_images(images)
+    if self._written + len(images) > self._count:
+      raise ValueError(f"{self._path}: more than the {self._count} digits "
+                       "announced.")
+    self._file.write(np.ascontiguousarray(images).tobytes())
+    self._written += len(images)
+
+  def __exit__(self, exc_type, exc, traceback):
+    if exc_type is None and self._written != self._count:
+      exc = ValueError(f"{self._path}: {self._written} digits written of the "
+                       f"{self._count} announced.")
+      self._writing.__exit__(ValueError, exc, None)  # Removes the file.
+      raise exc
+    return self._writing.__exit__(exc_type, exc, traceback)
+
+
+class PngWriter:
+  """Writes one PNG per digit, `000000.png`, ... into a new folder, in chunks,
+  atomically: a context manager whose `write(images)` appends.
+
+  The PNGs are written into a temporary folder beside `folder`, which is
+  renamed into place when the block ends; `folder` must not exist, or be
+  empty. An exception in the block or an interruption removes the temporary
+  folder.
 
   Raises:
     FileExistsError: `folder` exists and is not an empty folder.
     atomic.OutputError: the PNGs cannot be written (read-only folder, full
       disk, ...).
   """
-  folder = pathlib.Path(folder)
-  if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-    raise FileExistsError(f"{folder}: exists and is not an empty folder.")
-  try:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic.make_temp_dir(folder.parent, prefix=f".{folder.name}.")
-  except OSError as e:
-    raise atomic.write_error(folder, e) from e
-  try:
-    for i, image in enumerate(images):
-      Image.fromarray(image[..., 0]).save(tmp / f"{i:06d}.png")
-    if folder.exists():
-      folder.rmdir()
-    os.rename(tmp, folder)
-  except BaseException as e:
-    shutil.rmtree(tmp, ignore_errors=True)
-    if isinstance(e, OSError):
+
+  def __init__(self, folder):
+    self._folder = pathlib.Path(folder)
+    self._tmp = None
+    self._written = 0
+
+  def __enter__(self):
+    folder = self._folder
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+      raise FileExistsError(f"{folder}: exists and is not an empty folder.")
+    try:
+      folder.parent.mkdir(parents=True, exist_ok=True)
+      self._tmp = atomic.make_temp_dir(folder.parent, prefix=f".{folder.name}.")
+    except OSError as e:
       raise atomic.write_error(folder, e) from e
-    raise
+    return self
+
+  def write(self, images):
+    try:
+      for image in codecfile.check_images(images):
+        Image.fromarray(image[..., 0]).save(
+            self._tmp / f"{self._written:06d}.png")
+        self._written += 1
+    except OSError as e:
+      raise atomic.write_error(self._folder, e) from e
+
+  def __exit__(self, exc_type, exc, traceback):
+    if exc_type is None:
+      try:
+        if self._folder.exists():
+          self._folder.rmdir()
+        os.rename(self._tmp, self._folder)
+        return False
+      except BaseException as e:  # pylint: disable=broad-except
+        exc = e
+    shutil.rmtree(self._tmp, ignore_errors=True)
+    if isinstance(exc, OSError) and not isinstance(exc, atomic.OutputError):
+      raise atomic.write_error(self._folder, exc) from exc
+    if exc_type is None:
+      raise exc
+    return False
