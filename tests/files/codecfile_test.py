@@ -157,6 +157,56 @@ class CodecFileTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(self.file_codec.decompress(whole, batch_size=7),
                         self.file_codec.decompress(whole))
 
+  @parameterized.named_parameters(*MODES)
+  def test_chunks_do_not_change_the_file(self, mode):
+    whole, bits = self.file_codec.compress(self.images, mode=mode)
+    chunks = (self.images[i:i + 3] for i in range(0, 20, 3))
+    progress = []
+    chunked, chunked_bits = self.file_codec.compress_chunks(
+        chunks, mode=mode, batch_size=4, progress=progress.append)
+    self.assertEqual(chunked, whole)
+    self.assertAllEqual(chunked_bits, bits)
+    self.assertEqual(sum(progress), 20)
+    count, chunks = self.file_codec.decompress_chunks(chunked, batch_size=6)
+    chunks = list(chunks)
+    self.assertEqual(count, 20)
+    self.assertEqual([len(c) for c in chunks],
+                     [20] if mode == "streams" else [6, 6, 6, 2])
+    self.assertAllEqual(np.concatenate(chunks),
+                        self.expected_images(self.images))
+
+  @parameterized.named_parameters(*MODES)
+  def test_decodes_a_range_of_digits(self, mode):
+    images = np.concatenate([self.images] * 3)  # 60 digits.
+    data, _ = self.file_codec.compress(images, mode=mode)
+    expected = self.expected_images(images)
+    for start, stop in ((0, 60), (7, 8), (13, 47), (59, None), (60, 60)):
+      with self.subTest(f"{start}:{stop}"):
+        self.assertAllEqual(
+            self.file_codec.decompress(data, batch_size=8,
+                                       digits=(start, stop)),
+            expected[start:stop])
+    for digits in ((-1, 3), (5, 4), (0, 61)):
+      with self.assertRaisesRegex(ValueError, "not a range of the file's 60"):
+        self.file_codec.decompress(data, digits=digits)
+
+  def test_a_range_decodes_only_the_streams_that_hold_it(self):
+    images = np.concatenate([self.images] * 501)[:container.MAX_STREAM_DIGITS
+                                                  + 7]
+    data, _ = self.file_codec.compress(images)
+    contents = container.unpack(data)
+    # Corrupt the first stream: a range in the second never decodes it.
+    strings = list(contents.strings)
+    strings[0] += b"\xff" * 5  # Bytes past its end: the sanity check fails.
+    damaged = container.pack(
+        contents.fingerprint, strings, mode=container.MODE_STREAMS,
+        num_digits=contents.num_digits, stream_digits=contents.stream_digits)
+    tail = (container.MAX_STREAM_DIGITS + 2, container.MAX_STREAM_DIGITS + 7)
+    self.assertAllEqual(self.file_codec.decompress(damaged, digits=tail),
+                        self.expected_images(images[tail[0]:tail[1]]))
+    with self.assertRaisesRegex(codecfile.CodecFileError, "corrupt stream 0"):
+      self.file_codec.decompress(damaged, digits=(5, 6))
+
   def test_fingerprint_signature(self):
     module = export.CodecModule(self.codec)
     self.assertEqual(

@@ -38,6 +38,10 @@ _SIGNATURES = ("compress", "decompress", "fingerprint", "compress_stream",
                "decompress_stream")
 
 
+def _call(fn, *args, **kwargs):
+  return fn(*args, **kwargs)
+
+
 def check_images(images):
   """Returns `images` as uint8 `[N, 28, 28, 1]`, or raises `ValueError`.
 
@@ -93,33 +97,79 @@ class FileCodec:
     Returns:
       `(data, bits)`: the file's bytes, and float32 `[N]` information content.
     """
-    images = check_images(images)
+    return self.compress_chunks([check_images(images)], mode, batch_size)
+
+  def compress_chunks(self, chunks, mode=STREAMS, batch_size=1000,
+                      call=_call, progress=None):
+    """As `compress`, for digits that come in chunks: any number of them.
+
+    Each chunk is coded when it comes, so memory holds a chunk and the coded
+    strings (a few bytes per digit), never all the digits.
+
+    Args:
+      chunks: An iterable of uint8 `[n, 28, 28(, 1)]` arrays, of any sizes
+        (`imageio.ImageSource.chunks()`, ...).
+      mode, batch_size: As in `compress`; the file does not depend on how the
+        digits are chunked.
+      call: Calls a signature, as `call(signature, **inputs)`; the binaries
+        pass `cli.interruptible`, so that a signal stops a long call at once.
+      progress: If given, called with the number of digits after each call.
+
+    Returns:
+      `(data, bits)`, as `compress`.
+    """
     if mode not in MODES:
       raise contract.UserValueError(
           f"unknown mode {mode!r}; one of {', '.join(MODES)}.")
     if mode == STREAMS:
       batch_size = container.MAX_STREAM_DIGITS
     strings, bits = [], [np.zeros([0], np.float32)]
-    for start in range(0, len(images), batch_size):
-      batch = tf.constant(images[start:start + batch_size])
+    for batch in _rebatch(chunks, batch_size):
+      batch = tf.constant(batch)
       if mode == STREAMS:
-        coded = self._signatures["compress_stream"](images=batch)
+        coded = call(self._signatures["compress_stream"], images=batch)
         strings.append(coded["string"].numpy())
       else:
-        coded = self._signatures["compress"](images=batch)
+        coded = call(self._signatures["compress"], images=batch)
         strings.extend(coded["strings"].numpy().tolist())
       bits.append(coded["bits"].numpy())
+      if progress is not None:
+        progress(len(bits[-1]))
+    bits = np.concatenate(bits)
     data = container.pack(
-        self.fingerprint, strings, mode=MODES[mode], num_digits=len(images),
+        self.fingerprint, strings, mode=MODES[mode], num_digits=len(bits),
         stream_digits=batch_size if mode == STREAMS else 1)
-    return data, np.concatenate(bits)
+    return data, bits
 
-  def decompress(self, data, batch_size=1000):
+  def decompress(self, data, batch_size=1000, digits=None):
     """Decodes file bytes (of either mode) into uint8 images `[N, 28, 28, 1]`.
+
+    Args:
+      data: The file's bytes.
+      batch_size: Strings per call of the SavedModel (`STRINGS` mode).
+      digits: `(start, stop)`: decode only the digits `start` to `stop - 1`
+        (`stop` may be `None`: to the end)
+        (as `images[start:stop]`, without decoding the others in `STRINGS`
+        mode, or the streams that hold none of them in `STREAMS` mode);
+        `None` for all.
 
     Raises:
       CodecFileError: not a valid file, a file made by another model, or a
         corrupt string (the message names the digits it held).
+      ValueError: `digits` is not a range of the file's digits.
+    """
+    _, chunks = self.decompress_chunks(data, batch_size, digits)
+    return np.concatenate([np.zeros([0, 28, 28, 1], np.uint8), *chunks])
+
+  def decompress_chunks(self, data, batch_size=1000, digits=None,
+                        call=_call):
+    """As `decompress`, a chunk at a time: `(count, chunks)`.
+
+    The file is checked (container, checksum, fingerprint) before this
+    returns; `chunks` then yields the `count` digits as uint8
+    `[n, 28, 28, 1]` arrays (a stream, or `batch_size` strings), decoding
+    each when it is asked for, and raises `CodecFileError` at a corrupt
+    string. `call` is as in `compress_chunks`.
     """
     contents = container.unpack(data)
     if contents.fingerprint != self.fingerprint:
@@ -127,27 +177,35 @@ class FileCodec:
           f"made by another model: the file's model fingerprint is "
           f"{contents.fingerprint.hex()}, this model's is "
           f"{self.fingerprint.hex()}.")
-    images = [np.zeros([0, 28, 28, 1], np.uint8)]
+    start, stop = _digit_range(digits, contents.num_digits)
     if contents.mode == container.MODE_STREAMS:
-      first = 0
-      for i, (string, count) in enumerate(
-          zip(contents.strings, contents.digits_per_string())):
-        try:
-          images.append(self._signatures["decompress_stream"](
-              string=tf.constant(string, tf.string),
-              count=tf.constant(count, tf.int32))["images"].numpy())
-        except tf.errors.InvalidArgumentError:
-          raise CodecFileError(
-              f"corrupt stream {i} (of {len(contents.strings)}, digits "
-              f"{first} to {first + count - 1}): the range decoder's sanity "
-              "check failed.") from None
-        first += count
-      return np.concatenate(images)
-    strings = contents.strings
-    for start in range(0, len(strings), batch_size):
-      batch = strings[start:start + batch_size]
+      chunks = self._decode_streams(contents, start, stop, call)
+    else:
+      chunks = self._decode_strings(contents.strings, start, stop,
+                                    batch_size, call)
+    return stop - start, chunks
+
+  def _decode_streams(self, contents, start, stop, call):
+    per_stream = contents.stream_digits
+    counts = contents.digits_per_string()
+    for i in range(start // per_stream, -(-stop // per_stream)):
+      first = i * per_stream
       try:
-        images.append(self._decode(batch))
+        images = call(self._signatures["decompress_stream"],
+                      string=tf.constant(contents.strings[i], tf.string),
+                      count=tf.constant(counts[i], tf.int32))["images"]
+      except tf.errors.InvalidArgumentError:
+        raise CodecFileError(
+            f"corrupt stream {i} (of {len(contents.strings)}, digits "
+            f"{first} to {first + counts[i] - 1}): the range decoder's sanity "
+            "check failed.") from None
+      yield images.numpy()[max(start - first, 0):stop - first]
+
+  def _decode_strings(self, strings, start, stop, batch_size, call):
+    for first in range(start, stop, batch_size):
+      batch = strings[first:min(first + batch_size, stop)]
+      try:
+        yield call(self._decode, batch)
       except tf.errors.InvalidArgumentError:
         # Some string in the batch is corrupt: find the first, to name it.
         for i, string in enumerate(batch):
@@ -155,11 +213,41 @@ class FileCodec:
             self._decode([string])
           except tf.errors.InvalidArgumentError:
             raise CodecFileError(
-                f"corrupt string for digit {start + i} (of {len(strings)}): "
+                f"corrupt string for digit {first + i} (of {len(strings)}): "
                 "the range decoder's sanity check failed.") from None
         raise
-    return np.concatenate(images)
 
   def _decode(self, strings):
     return self._signatures["decompress"](
         strings=tf.constant(strings, tf.string))["images"].numpy()
+
+
+def _rebatch(chunks, size):
+  """Yields the digits of `chunks` in uint8 `[size, 28, 28, 1]` batches (the
+  last one the rest), whatever the chunks' sizes."""
+  pending, held = [], 0
+  for chunk in chunks:
+    chunk = check_images(chunk)
+    while len(chunk):
+      take = min(size - held, len(chunk))
+      pending.append(chunk[:take])
+      held += take
+      chunk = chunk[take:]
+      if held == size:
+        yield np.concatenate(pending)
+        pending, held = [], 0
+  if held:
+    yield np.concatenate(pending)
+
+
+def _digit_range(digits, count):
+  """`(start, stop)` of `digits` (a pair, or `None` for all) in `count`."""
+  if digits is None:
+    return 0, count
+  start, stop = digits
+  stop = count if stop is None else stop
+  if not 0 <= start <= stop <= count:
+    raise contract.UserValueError(
+        f"digits {start}:{stop} are not a range of the file's {count} digits "
+        f"(0 <= start <= stop <= {count}).")
+  return start, stop
