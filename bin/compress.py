@@ -11,9 +11,13 @@ coded in the order given; --mode chooses one stream per 10,000 digits
 written atomically, and never over an input: an --output that is one of the
 INPUTs (by any name: ./X, a symlink, a hard link), or lies inside an input
 folder or the model's, is refused before any work. An empty input (an .npy of
-zero digits) gives a valid file of zero digits. Prints one line: digits,
-bytes, bits per digit.
+zero digits) gives a valid file of zero digits. Inputs of any size take
+bounded memory: their digits are read and coded a chunk (a stream) at a
+time. On a terminal, a progress bar with an ETA goes to stderr. Prints one
+line: digits, bytes, bits per digit.
 """
+
+import itertools
 
 from absl import app
 from absl import flags
@@ -40,16 +44,23 @@ def main(argv):
   if not inputs:
     raise app.UsageError("give at least one input file.")
   with cli.user_errors():
-    images = np.concatenate([imageio.read_images(path) for path in inputs])
+    # Every input's header is checked before any work; the digits are read
+    # a chunk at a time as the coding goes, so memory does not grow with them.
+    sources = [imageio.open_images(path) for path in inputs]
+    count = sum(source.count for source in sources)
     atomic.check_output(_OUTPUT.value, inputs=[*inputs, _MODEL.value])
     codec = codecfile.FileCodec(_MODEL.value)
-    logging.info("Compressing %d digits (%s mode).", len(images), _MODE.value)
-    data, bits = cli.interruptible(codec.compress, images, mode=_MODE.value)
+    logging.info("Compressing %d digits (%s mode).", count, _MODE.value)
+    chunks = itertools.chain.from_iterable(
+        source.chunks() for source in sources)
+    with cli.Progress(count) as progress:
+      data, bits = codec.compress_chunks(
+          chunks, mode=_MODE.value, call=cli.interruptible, progress=progress)
     atomic.write_bytes(_OUTPUT.value, data)
-    per_digit = (f", {8 * len(data) / len(images):.2f} bits/digit "
+    per_digit = (f", {8 * len(data) / len(bits):.2f} bits/digit "
                  f"(information content {np.mean(bits):.2f})"
-                 if len(images) else "")
-    print(f"{len(images)} digits -> {_OUTPUT.value}: {len(data)} bytes"
+                 if len(bits) else "")
+    print(f"{len(bits)} digits -> {_OUTPUT.value}: {len(data)} bytes"
           + per_digit)
 
 

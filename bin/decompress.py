@@ -3,12 +3,16 @@
 
   bin/decompress.py --model=runs/mnist/saved_model --output=DIR FILE
   bin/decompress.py --model=runs/mnist/saved_model --output=digits.npy FILE
+  bin/decompress.py --model=... --output=some.npy --digits=5000:5010 FILE
 
 With an --output ending in .npy, writes one uint8 array [N, 28, 28, 1];
-otherwise a new (or empty) folder of PNGs 000000.png, 000001.png, ... Nothing
-is written unless the whole file decodes; outputs are written atomically, and
-never over the input: an --output that is FILE (by any name) or lies inside
-the model's folder is refused before any work. Prints one line: digits,
+otherwise a new (or empty) folder of PNGs 000000.png, 000001.png, ...
+(--digits: those digits alone, numbered from 000000.png). Nothing is written
+unless every digit asked for decodes; outputs are written atomically (to a
+temporary name, a chunk at a time, so memory does not grow with them,
+renamed at the end), and never over the input: an --output that is FILE (by
+any name) or lies inside the model's folder is refused before any work. On a
+terminal, a progress bar with an ETA goes to stderr. Prints one line: digits,
 bytes, bits per digit.
 """
 
@@ -24,6 +28,12 @@ _MODEL = flags.DEFINE_string(
     "model", None, "SavedModel folder (<model_dir>/saved_model of a run).")
 _OUTPUT = flags.DEFINE_string(
     "output", None, "A .npy file, or a folder for one PNG per digit.")
+_DIGITS = flags.DEFINE_string(
+    "digits", None,
+    "START:END: decode only digits START to END - 1 (0-based, as a Python "
+    "slice; 10:20 is the eleventh to the twentieth), without decoding the "
+    "others (strings mode) or the streams that hold none of them (streams "
+    "mode). Default: all.")
 
 
 def main(argv):
@@ -32,21 +42,25 @@ def main(argv):
   path = argv[1]
   to_npy = _OUTPUT.value.endswith(".npy")
   with cli.user_errors():
+    digits = cli.digit_range(_DIGITS.value) if _DIGITS.value else None
     data = imageio.read_file(path)
     atomic.check_output(_OUTPUT.value, inputs=[path, _MODEL.value],
                         folder=not to_npy)
     codec = codecfile.FileCodec(_MODEL.value)
     try:
-      images = cli.interruptible(codec.decompress, data)
+      count, chunks = codec.decompress_chunks(data, digits=digits,
+                                              call=cli.interruptible)
+      writer = (imageio.NpyWriter(_OUTPUT.value, count) if to_npy else
+                imageio.PngWriter(_OUTPUT.value))
+      with writer, cli.Progress(count) as progress:
+        for images in chunks:
+          writer.write(images)
+          progress(len(images))
     except codecfile.CodecFileError as e:
       raise codecfile.CodecFileError(f"{path}: {e}") from None
-    if to_npy:
-      imageio.write_npy(_OUTPUT.value, images)
-    else:
-      imageio.write_pngs(_OUTPUT.value, images)
-    per_digit = (f", {8 * len(data) / len(images):.2f} bits/digit"
-                 if len(images) else "")
-    print(f"{path} -> {_OUTPUT.value}: {len(images)} digits, {len(data)} "
+    per_digit = (f", {8 * len(data) / count:.2f} bits/digit"
+                 if count and digits is None else "")
+    print(f"{path} -> {_OUTPUT.value}: {count} digits, {len(data)} "
           "bytes" + per_digit)
 
 

@@ -1,5 +1,6 @@
 """Tests of what the binaries share: which errors become one line."""
 
+import io
 import signal
 
 from absl.testing import parameterized
@@ -53,6 +54,47 @@ class UserErrorsTest(tf.test.TestCase, parameterized.TestCase):
       cli.positive_float("x", "--lmbdas")
     with self.assertRaisesRegex(contract.UserValueError, "unknown architecture"):
       model.get_architecture("nope")
+
+
+class ProgressTest(tf.test.TestCase):
+
+  def test_draws_on_a_terminal_only_with_rate_and_eta(self):
+    now = [0.]
+    stream = io.StringIO()
+    with cli.Progress(1000, stream=stream, enabled=True, interval=1.,
+                      clock=lambda: now[0]) as progress:
+      now[0] = 0.5
+      progress(100)  # Too soon: not drawn.
+      now[0] = 2.
+      progress(100)
+      now[0] = 2.1
+      progress(800)  # The end is always drawn.
+    self.assertEqual(stream.getvalue().split("\r"), [
+        "", "200/1,000 digits (20.0%), 100 digits/s, ETA 0:08",
+        "1,000/1,000 digits (100.0%), 476 digits/s, ETA 0:00\n"])
+    quiet = io.StringIO()  # Not a terminal: nothing at all.
+    with cli.Progress(10, stream=quiet) as progress:
+      progress(10)
+    self.assertEqual(quiet.getvalue(), "")
+
+  def test_eta_in_hours(self):
+    progress = cli.Progress(10**6, enabled=False)
+    progress(1000)
+    self.assertEqual(progress.line(10.),
+                     "1,000/1,000,000 digits (0.1%), 100 digits/s, "
+                     "ETA 2:46:30")
+
+
+class DigitRangeTest(tf.test.TestCase):
+
+  def test_parses_slices(self):
+    self.assertEqual(cli.digit_range("10:20"), (10, 20))
+    self.assertEqual(cli.digit_range(":5"), (0, 5))
+    self.assertEqual(cli.digit_range("5:"), (5, None))
+    for text in ("5", "a:b", "1:2:3", "-1:4", "9:3"):
+      with self.subTest(text):
+        with self.assertRaisesRegex(contract.UserValueError, "--digits="):
+          cli.digit_range(text)
 
 
 if __name__ == "__main__":

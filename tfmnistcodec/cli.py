@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from absl import flags
 from absl import logging
@@ -27,7 +28,7 @@ from tfmnistcodec.training import run_folder
 __all__ = [
     "SAVED_MODEL_DIR", "define_training_flags", "train_config_from_flags",
     "positive_float", "train_and_export", "user_errors", "interruptible",
-    "Interrupted"
+    "Interrupted", "Progress", "digit_range"
 ]
 
 # Where a run keeps its SavedModel, inside --model_dir.
@@ -235,3 +236,90 @@ def user_errors():
       sys.stderr.flush()
       os._exit(128 + signum)  # pylint: disable=protected-access
     sys.exit(128 + signum)
+
+
+class Progress:
+  """A progress bar with an ETA, one line on stderr, for long jobs.
+
+      with Progress(total=len(digits)) as progress:
+        for chunk in chunks:
+          ...
+          progress(len(chunk))
+
+  Drawn only where the stream is a terminal (so logs and pipes get nothing),
+  at most every `interval` seconds, and ended with a newline.
+  """
+
+  def __init__(self, total, what="digits", stream=None, enabled=None,
+               interval=0.5, clock=time.monotonic):
+    self._stream = sys.stderr if stream is None else stream
+    if enabled is None:
+      enabled = hasattr(self._stream, "isatty") and self._stream.isatty()
+    self._enabled = enabled
+    self._total = total
+    self._what = what
+    self._interval = interval
+    self._clock = clock
+    self._start = self._last = clock()
+    self._drawn = False
+    self.done = 0
+
+  def __enter__(self):
+    return self
+
+  def __call__(self, count):
+    self.done += count
+    now = self._clock()
+    if self._enabled and (now - self._last >= self._interval or
+                          self.done >= self._total):
+      self._last = now
+      self._stream.write("\r" + self.line(now - self._start))
+      self._stream.flush()
+      self._drawn = True
+
+  def line(self, elapsed):
+    """The bar's text after `elapsed` seconds."""
+    total = max(self._total, 1)
+    text = (f"{self.done:,}/{self._total:,} {self._what} "
+            f"({100 * self.done / total:.1f}%)")
+    if elapsed > 0 and self.done:
+      rate = self.done / elapsed
+      left = max(self._total - self.done, 0) / rate
+      text += f", {rate:,.0f} {self._what}/s, ETA {_duration(left)}"
+    return text
+
+  def __exit__(self, *exc_info):
+    if self._drawn:
+      self._stream.write("\n")
+      self._stream.flush()
+    return False
+
+
+def _duration(seconds):
+  seconds = round(seconds)
+  hours, seconds = divmod(seconds, 3600)
+  minutes, seconds = divmod(seconds, 60)
+  return (f"{hours}:{minutes:02d}:{seconds:02d}" if hours else
+          f"{minutes}:{seconds:02d}")
+
+
+def digit_range(text):
+  """`(start, stop)` from a `--digits` value `START:END` (either may be
+  empty: the file's first digit, its end), or a `ValueError` that says why.
+
+  `stop` is `None` where END is empty: the caller knows the file's length.
+  """
+  parts = text.split(":")
+  try:
+    if len(parts) != 2:
+      raise ValueError
+    start = int(parts[0]) if parts[0].strip() else 0
+    stop = int(parts[1]) if parts[1].strip() else None
+  except ValueError:
+    raise contract.UserValueError(
+        f"--digits={text!r}: give START:END, digits START to END - 1 "
+        "(0-based, as a Python slice; either may be left out).") from None
+  if start < 0 or (stop is not None and stop < start):
+    raise contract.UserValueError(
+        f"--digits={text!r}: need 0 <= START <= END.")
+  return start, stop
