@@ -17,6 +17,7 @@ import dataclasses
 import os
 import pathlib
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ __all__ = ["ATHERIS_REQUIREMENT", "FuzzResult", "parse_log", "run_target",
            "main"]
 
 ATHERIS_REQUIREMENT = "atheris==3.0.0"
+_MODULE = "tfmnistcodec.files.fuzz_atheris"
 
 _DONE = re.compile(r"^#(\d+)\s+DONE\s+(.*)$", re.M)
 _COV = re.compile(r"\bcov: (\d+)")
@@ -131,7 +133,7 @@ def run_target(target, seconds, new_corpus, seeds, artifacts, model=None,
   pathlib.Path(artifacts).mkdir(parents=True, exist_ok=True)
   log = os.path.join(artifacts, f"{target}.log")
   before = _count_files(new_corpus)
-  command = [python or sys.executable, "-m", __name__, target]
+  command = [python or sys.executable, "-m", _MODULE, target]
   if model:
     command.append(f"--model={model}")
   command += [
@@ -221,7 +223,12 @@ def _child(argv):
     function = fuzz_targets.make(target, model)
   except ValueError as e:
     sys.exit(f"error: {e}")
-  atheris.Setup([argv[0], *libfuzzer], function)
+  # libFuzzer runs argv[0] (through the shell) for -merge=1 and the like:
+  # make it the command that starts this same target.
+  own_command = [sys.executable, "-m", _MODULE, target]
+  if model:
+    own_command.append(f"--model={model}")
+  atheris.Setup([shlex.join(own_command) + " --", *libfuzzer], function)
   atheris.Fuzz()
 
 
