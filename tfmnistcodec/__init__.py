@@ -13,7 +13,8 @@ signature names):
 - `export`: the SavedModel with `compress`/`decompress`.
 - `files`: `container` (the file format, no TensorFlow), `codecfile` (files
   through a SavedModel), `imageio` (users' PNG, .npy and idx files),
-  `fuzzing`, `atomic` (files written whole or not at all).
+  `fuzzing` (the seeded mutator), `fuzz_targets` and `fuzz_atheris`
+  (coverage-guided fuzzing), `atomic` (files written whole or not at all).
 - `study`, beside them: `classical` (PNG/WebP/JPEG on the same digits),
   `bdrate` (Bjøntegaard deltas), `evaluation`, `report`, `sweep`.
 
