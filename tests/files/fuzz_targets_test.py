@@ -10,7 +10,6 @@ import gzip
 import io
 import os
 import struct
-import unittest
 import zlib
 
 from absl.testing import parameterized
@@ -31,7 +30,7 @@ CORPUS = testing_utils.REPO / "tests" / "fuzz_corpus"
 FINGERPRINT = bytes(range(16))
 # Found by the npy target (BUILD.md, "Fuzzing"): a .npy header with an
 # unclosed brace makes numpy's header parser raise tokenize.TokenError, which
-# imageio does not turn into an InputError.
+# imageio let through instead of an InputError (fixed).
 _HEADER = b"{'descr': '|u1'," + b" " * 37 + b"\n"
 NPY_UNCLOSED_HEADER = (b"\x93NUMPY\x01\x00" + struct.pack("<H", len(_HEADER))
                        + _HEADER)
@@ -79,9 +78,11 @@ class CorpusTest(tf.test.TestCase, parameterized.TestCase):
     for _ in range(200):
       function(rng.bytes(rng.integers(0, 64)))
 
-  @unittest.expectedFailure  # imageio lets tokenize.TokenError through.
   def test_npy_with_an_unclosed_header(self):
     fuzz_targets.npy(NPY_UNCLOSED_HEADER)
+    with self.assertRaisesRegex(imageio.InputError,
+                                "cannot read the .npy header"):
+      imageio.read_bytes(NPY_UNCLOSED_HEADER)
 
 
 class ContainerTargetTest(tf.test.TestCase):

@@ -147,8 +147,13 @@ def _npy_header(path, stream):
       shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
     else:
       raise contract.UserValueError(f"unsupported .npy version {version}")
-  except (OSError, ValueError, EOFError, SyntaxError) as e:
-    raise InputError(f"{path}: cannot read the .npy header: {e}") from None
+  except Exception as e:  # pylint: disable=broad-except
+    # numpy parses the header's Python literal with few checks of its own:
+    # untrusted headers make it raise ValueError, SyntaxError, EOFError,
+    # tokenize.TokenError (unbalanced brackets), TypeError (a bytes key), ...
+    # (the fuzzer found the last two). Each is a header we cannot read.
+    raise InputError(f"{path}: cannot read the .npy header: "
+                     f"{type(e).__name__}: {e}") from None
   try:
     codecfile.check_image_spec(shape, dtype)
   except ValueError as e:
