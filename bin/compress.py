@@ -18,6 +18,7 @@ line: digits, bytes, bits per digit.
 """
 
 import itertools
+import time
 
 from absl import app
 from absl import flags
@@ -53,9 +54,11 @@ def main(argv):
     logging.info("Compressing %d digits (%s mode).", count, _MODE.value)
     chunks = itertools.chain.from_iterable(
         source.chunks() for source in sources)
+    start = time.perf_counter()
     with cli.Progress(count) as progress:
       data, bits = codec.compress_chunks(
           chunks, mode=_MODE.value, call=cli.interruptible, progress=progress)
+    cli.log_rate("Coded", len(bits), time.perf_counter() - start)
     atomic.write_bytes(_OUTPUT.value, data)
     per_digit = (f", {8 * len(data) / len(bits):.2f} bits/digit "
                  f"(information content {np.mean(bits):.2f})"

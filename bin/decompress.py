@@ -16,8 +16,11 @@ terminal, a progress bar with an ETA goes to stderr. Prints one line: digits,
 bytes, bits per digit.
 """
 
+import time
+
 from absl import app
 from absl import flags
+from absl import logging
 
 from tfmnistcodec import cli
 from tfmnistcodec.files import atomic
@@ -52,10 +55,13 @@ def main(argv):
                                               call=cli.interruptible)
       writer = (imageio.NpyWriter(_OUTPUT.value, count) if to_npy else
                 imageio.PngWriter(_OUTPUT.value))
+      logging.info("Decompressing %d digits.", count)
+      start = time.perf_counter()
       with writer, cli.Progress(count) as progress:
         for images in chunks:
           writer.write(images)
           progress(len(images))
+      cli.log_rate("Decoded", count, time.perf_counter() - start)
     except codecfile.CodecFileError as e:
       raise codecfile.CodecFileError(f"{path}: {e}") from None
     per_digit = (f", {8 * len(data) / count:.2f} bits/digit"

@@ -28,7 +28,7 @@ from tfmnistcodec.training import run_folder
 __all__ = [
     "SAVED_MODEL_DIR", "define_training_flags", "train_config_from_flags",
     "positive_float", "train_and_export", "user_errors", "interruptible",
-    "Interrupted", "Progress", "digit_range"
+    "Interrupted", "Progress", "digit_range", "log_rate"
 ]
 
 # Where a run keeps its SavedModel, inside --model_dir.
@@ -323,3 +323,10 @@ def digit_range(text):
     raise contract.UserValueError(
         f"--digits={text!r}: need 0 <= START <= END.")
   return start, stop
+
+
+def log_rate(what, count, seconds):
+  """Logs `what count digits in seconds` with digits/s (bin/benchmark.py
+  reads this line)."""
+  logging.info("%s %d digits in %.3f s (%.0f digits/s).", what, count, seconds,
+               count / seconds if seconds > 0 else 0.)

@@ -119,6 +119,35 @@ class CodecBinTest(tf.test.TestCase):
                      for n in names])
     self.assertAllEqual(back[..., None], self.expected)
 
+  def test_decompress_a_range_of_digits(self):
+    work = self.new_dir()
+    for mode in codecfile.MODES:
+      coded = os.path.join(work, f"{mode}.tmnc")
+      result = self.run_bin("compress.py", f"--model={self.model}",
+                            f"--mode={mode}", f"--output={coded}",
+                            self.idx_gz)
+      self.assertEqual(result.returncode, 0, result.stderr)
+      with self.subTest(mode):
+        out = os.path.join(work, f"{mode}.npy")
+        result = self.run_bin("decompress.py", f"--model={self.model}",
+                              f"--output={out}", "--digits=7:19", coded)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(": 12 digits", result.stdout)
+        self.assertAllEqual(np.load(out), self.expected[7:19])
+        folder = os.path.join(work, f"{mode}_pngs")
+        result = self.run_bin("decompress.py", f"--model={self.model}",
+                              f"--output={folder}", "--digits=28:", coded)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(sorted(os.listdir(folder)),
+                         ["000000.png", "000001.png"])
+        for digits, message in (("25:31", "not a range of the file's 30"),
+                                ("3", "give START:END")):
+          out = os.path.join(work, "bad.npy")
+          result = self.run_bin("decompress.py", f"--model={self.model}",
+                                f"--output={out}", f"--digits={digits}", coded)
+          self.assert_one_line_error(result, message)
+          self.assertFalse(os.path.exists(out))
+
   def test_default_architecture_with_and_without_onednn(self):
     # The default architecture refines each digit's latents in `compress`: a
     # trained one, through the binaries, in processes with TensorFlow's
