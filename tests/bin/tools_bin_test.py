@@ -176,5 +176,33 @@ class ToolsBinTest(tf.test.TestCase):
                             printed["peak_rss_mib_after_training"])
 
 
+  def test_benchmark_of_the_file_tools_at_several_sizes(self):
+    # A model of the sweep; no training (--repeats=0).
+    saved_model = os.path.join(self.workdir, "lmbda_300", "saved_model")
+    result = self.run_bin("benchmark.py", "--repeats=0",
+                          f"--model={saved_model}", "--batch_calls=1:2",
+                          "--file_digits=24,50")
+    self.assertEqual(result.returncode, 0, result.stderr)
+    printed = json.loads(result.stdout)
+    self.assertNotIn("training", printed)
+    files = printed["files"]
+    self.assertEqual([(f["binary"], f["digits"]) for f in files],
+                     [("compress", 24), ("decompress", 24),
+                      ("compress", 50), ("decompress", 50)])
+    for entry in files:
+      # Each binary's own peak (a TensorFlow process: hundreds of MiB), and
+      # its coding alone is faster than the whole process.
+      self.assertBetween(entry["peak_rss_mib"], 100, 16384)
+      self.assertLess(entry["coding_seconds"], entry["seconds"])
+      self.assertGreater(entry["coding_digits_per_second"],
+                         entry["digits_per_second"])
+    result = self.run_bin("benchmark.py", "--repeats=0")
+    self.assertNotEqual(result.returncode, 0)
+    self.assertIn("--repeats=0 (no training) needs a --model", result.stderr)
+    result = self.run_bin("benchmark.py", "--repeats=0",
+                          f"--model={saved_model}", "--file_digits=10,x")
+    self.assert_one_line_error(result, "--file_digits: '10,x' is not a list")
+
+
 if __name__ == "__main__":
   tf.test.main()

@@ -13,13 +13,18 @@ compare numbers from one run, side by side.
 """
 
 import os
+import pathlib
 import platform
+import re
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
 from absl import logging
+import numpy as np
 import tensorflow as tf
 # SavedModels exported before the stock-op coder need TFC's ops registered.
 import tensorflow_compression  # pylint: disable=unused-import
@@ -28,11 +33,15 @@ from tfmnistcodec import contract
 from tfmnistcodec import export
 from tfmnistcodec import training
 from tfmnistcodec.core import rangecoder
+from tfmnistcodec.files import codecfile
 from tfmnistcodec.study import evaluation
 
 __all__ = ["benchmark", "benchmark_coders", "benchmark_coding",
-           "benchmark_training", "median_seconds", "parse_batch_calls",
-           "peak_rss_mib"]
+           "benchmark_files", "benchmark_training", "median_seconds",
+           "parse_batch_calls", "parse_sizes", "peak_rss_mib", "run_measured"]
+
+# The binaries, beside the package in a checkout (or an editable install).
+BIN = pathlib.Path(__file__).resolve().parents[2] / "bin"
 
 
 def parse_batch_calls(specs):
@@ -45,6 +54,14 @@ def parse_batch_calls(specs):
           f"--batch_calls: {spec!r} is not SIZE:CALLS.")
     pairs.append((int(parts[0]), int(parts[1])))
   return pairs
+
+
+def parse_sizes(texts, what):
+  """`["10000", ...]` as positive ints, or a `ValueError` naming `what`."""
+  if not all(text.isdigit() and int(text) > 0 for text in texts):
+    raise contract.UserValueError(
+        f"{what}: {','.join(texts)!r} is not a list of positive integers.")
+  return [int(text) for text in texts]
 
 
 def peak_rss_mib():
@@ -194,18 +211,122 @@ def benchmark_coders(saved_model, images, rounds=5):
   return results
 
 
+# Runs a Python script and writes its peak resident memory (VmHWM, KiB) to
+# the file named by argv[1] when it exits. Not `wait4`'s ru_maxrss: a child's
+# counts the parent's memory at the fork, which here is a loaded TensorFlow.
+_PEAK_RSS_WRAPPER = """
+import atexit, runpy, sys
+def report(path=sys.argv[1]):
+  with open("/proc/self/status") as f:
+    peak = [line.split()[1] for line in f if line.startswith("VmHWM:")]
+  with open(path, "w") as f:
+    f.write(peak[0])
+atexit.register(report)
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+# What bin/compress.py and bin/decompress.py log when done (`cli.log_rate`).
+_RATE_LOG = re.compile(r"(?:Coded|Decoded) (\d+) digits in ([\d.]+) s")
+
+
+def run_measured(script, args, env=None):
+  """Runs the Python `script` with `args` in a child process.
+
+  Returns:
+    `(seconds, peak RSS in MiB, stderr)`: from start to exit, and the
+    child's own peak resident memory.
+
+  Raises:
+    RuntimeError: the child exited nonzero (the message has its stderr's
+      last lines).
+  """
+  with tempfile.TemporaryDirectory() as workdir:
+    peak_file = os.path.join(workdir, "peak_rss_kib")
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_WRAPPER, peak_file, str(script),
+         *map(str, args)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, env=env, check=False)
+    seconds = time.perf_counter() - start
+    if result.returncode:
+      raise RuntimeError(f"{script} {' '.join(map(str, args))} exited with "
+                         f"{result.returncode}:\n" +
+                         "\n".join(result.stderr.splitlines()[-10:]))
+    with open(peak_file) as f:
+      peak_mib = int(f.read()) / 1024
+  return seconds, peak_mib, result.stderr
+
+
+def benchmark_files(saved_model, images, sizes, mode=codecfile.STREAMS):
+  """bin/compress.py and bin/decompress.py on inputs of `sizes` digits.
+
+  Each input is an .npy of `images` repeated to its size; each binary runs
+  in its own process, timed from start to exit (loading TensorFlow and the
+  SavedModel included) with its peak resident memory. The round trip is
+  checked against the SavedModel's own `decompress(compress(images))`, here.
+
+  Returns:
+    A list of dicts, one per size and binary: digits, seconds,
+    digits_per_second (the whole process, TensorFlow's start included),
+    coding_seconds and coding_digits_per_second (the coding alone, as the
+    binary logs it), peak_rss_mib, and the file's bytes.
+  """
+  codec = codecfile.FileCodec(saved_model)
+  expected = codec.decompress(codec.compress(images, mode=mode)[0])
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  results = []
+  with tempfile.TemporaryDirectory() as workdir:
+    for size in sizes:
+      source = os.path.join(workdir, f"digits_{size}.npy")
+      coded = os.path.join(workdir, f"digits_{size}.tmnc")
+      decoded = os.path.join(workdir, f"decoded_{size}.npy")
+      repeats = -(-size // len(images))
+      np.save(source, np.concatenate([images] * repeats)[:size])
+      runs = (("compress", BIN / "compress.py",
+               [f"--model={saved_model}", f"--output={coded}",
+                f"--mode={mode}", source]),
+              ("decompress", BIN / "decompress.py",
+               [f"--model={saved_model}", f"--output={decoded}", coded]))
+      for name, script, args in runs:
+        seconds, rss, log = run_measured(script, args, env=env)
+        coding = _RATE_LOG.search(log)
+        coding_seconds = float(coding.group(2)) if coding else float("nan")
+        results.append(dict(
+            binary=name, digits=size, seconds=seconds,
+            digits_per_second=size / seconds, coding_seconds=coding_seconds,
+            coding_digits_per_second=size / coding_seconds,
+            peak_rss_mib=rss, file_bytes=os.path.getsize(coded)))
+        logging.info("bin/%s.py, %d digits: %.1f s (%.1f s coding, %.0f "
+                     "digits/s), peak RSS %.0f MiB", name, size, seconds,
+                     coding_seconds, size / coding_seconds, rss)
+      # The round trip of every copy of the digits, a chunk at a time.
+      back = np.load(decoded, mmap_mode="r")
+      for start in range(0, size, len(images)):
+        chunk = back[start:start + len(images)]
+        if not np.array_equal(chunk, expected[:len(chunk)]):
+          raise AssertionError(
+              f"{size} digits: bin/decompress.py's digits {start} to "
+              f"{start + len(chunk) - 1} differ from the SavedModel's own "
+              "round trip.")
+      del back
+      for path in (source, coded, decoded):
+        os.remove(path)
+  return results
+
+
 def benchmark(train_images, test_images, repeats, epochs, batch_calls,
-              model=None):
+              model=None, file_digits=()):
   """Everything bin/benchmark.py reports, as one JSON-ready dict.
 
   Args:
     train_images: uint8 training digits `[N, 28, 28, 1]`.
     test_images: uint8 test digits.
-    repeats: Training runs.
+    repeats: Training runs (0: none; then `model` is needed).
     epochs: Epochs per training run (the first is warm-up).
     batch_calls: `(batch size, timed calls)` pairs for the coding benchmark.
     model: SavedModel or run folder to time coding with; None for the model
       of the last training run.
+    file_digits: Input sizes for `benchmark_files` (none: skipped).
   """
   result = dict(
       machine=dict(processor=platform.processor() or platform.machine(),
@@ -213,9 +334,10 @@ def benchmark(train_images, test_images, repeats, epochs, batch_calls,
                    onednn=os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
                    tensorflow=tf.__version__))
   with tempfile.TemporaryDirectory() as workdir:
-    result["training"] = benchmark_training(train_images, test_images,
-                                            workdir, repeats, epochs)
-    result["peak_rss_mib_after_training"] = peak_rss_mib()
+    if repeats:
+      result["training"] = benchmark_training(train_images, test_images,
+                                              workdir, repeats, epochs)
+      result["peak_rss_mib_after_training"] = peak_rss_mib()
     if model:
       saved_model = evaluation.find_saved_model(model)
     else:
@@ -225,6 +347,8 @@ def benchmark(train_images, test_images, repeats, epochs, batch_calls,
       export.export_saved_model(codec, saved_model, config.lmbda)
     result["coding"] = benchmark_coding(saved_model, test_images, batch_calls)
     result["coders"] = benchmark_coders(saved_model, test_images)
+    if file_digits:
+      result["files"] = benchmark_files(saved_model, test_images, file_digits)
     result["coding_model"] = str(model or "this benchmark's model")
   result["peak_rss_mib"] = peak_rss_mib()
   return result
