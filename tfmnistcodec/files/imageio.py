@@ -251,8 +251,8 @@ def open_images(path):
   """The digits of one input file, or of a folder's PNGs, as an `ImageSource`.
 
   A folder stands for its `*.png` files, in the order of their names. The
-  input's header is checked here; its data is read by `chunks()`, which keeps
-  the file open while it runs.
+  input's header is checked here; its data is read by `chunks()`, which opens
+  the file again and keeps it open while it runs.
 
   Raises:
     FileNotFoundError, IsADirectoryError: no such file; a folder given where
@@ -264,18 +264,17 @@ def open_images(path):
     return _folder(path)
   path = _check_regular_file(path)
   with open(path, "rb") as stream:
-    source = _open_stream(path, stream, os.fstat(stream.fileno()).st_size)
-  count, read = source.count, source._read  # pylint: disable=protected-access
+    count = _open_stream(path, stream, os.fstat(stream.fileno()).st_size).count
 
-  def reopened(size):
+  def read(size):
+    # The file is opened again, and its header checked again, for each pass.
     with open(path, "rb") as stream:
-      again = _open_stream(path, stream, os.fstat(stream.fileno()).st_size)
-      if again.count != count:
+      source = _open_stream(path, stream, os.fstat(stream.fileno()).st_size)
+      if source.count != count:
         raise InputError(f"{path}: changed while it was read.")
-      yield from again._read(size)  # pylint: disable=protected-access
+      yield from source.chunks(size)
 
-  del read
-  return ImageSource(str(path), count, reopened)
+  return ImageSource(str(path), count, read)
 
 
 def read_images(path, max_bytes=None):
