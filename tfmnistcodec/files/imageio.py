@@ -342,11 +342,16 @@ class NpyWriter:
   def __enter__(self):
     self._writing = atomic.writing(self._path)
     self._file = self._writing.__enter__()
-    np.lib.format.write_array_header_1_0(self._file, {
-        "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-        "fortran_order": False,
-        "shape": (self._count, 28, 28, 1),
-    })
+    try:
+      np.lib.format.write_array_header_1_0(self._file, {
+          "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+          "fortran_order": False,
+          "shape": (self._count, 28, 28, 1),
+      })
+    except BaseException as e:
+      # No `with` block runs, so no __exit__ either: remove the file here.
+      if not self._writing.__exit__(type(e), e, e.__traceback__):
+        raise
     return self
 
   def write(self, images):
