@@ -12,7 +12,8 @@ signature names):
 - `training`: the tape loop, its configuration, checkpoints, `distribute`.
 - `export`: the SavedModel with `compress`/`decompress`.
 - `files`: `container` (the file format, no TensorFlow), `codecfile` (files
-  through a SavedModel), `imageio` (users' PNG, .npy and idx files),
+  through a SavedModel), `imageio` (users' PNG, .npy and idx files, read
+  in chunks), `imagewriters` (decoded digits out, written in chunks),
   `fuzzing` (the seeded mutator), `fuzz_targets` and `fuzz_atheris`
   (coverage-guided fuzzing), `atomic` (files written whole or not at all).
 - `study`, beside them: `classical` (PNG/WebP/JPEG on the same digits),
