@@ -35,6 +35,20 @@ def synthetic_digits(num, seed=0):
   return images.astype(np.uint8)[..., None]
 
 
+def onednn_enabled():
+  """Whether TensorFlow runs its oneDNN CPU kernels in this process.
+
+  They are on by default on some Intel CPUs (and by TF_ENABLE_ONEDNN_OPTS=1),
+  and their float results can depend on the batch size; TensorFlow's own
+  kernels compute each digit of a batch the same whatever the batch.
+  """
+  try:
+    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
+    return bool(_pywrap_util_port.IsMklEnabled())
+  except (ImportError, AttributeError):
+    return True  # Unknown: assume batch-dependent rounding.
+
+
 @functools.lru_cache(maxsize=None)
 def trained_codec(architecture="improved", lmbda=2000.):
   """A small codec trained for 80 steps on synthetic digits, and its lmbda.

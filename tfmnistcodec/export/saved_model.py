@@ -18,9 +18,11 @@ package:
 If the codec's architecture refines latents (`Architecture.refine_steps`,
 `refinement`), `compress` and `compress_stream` search each digit's latents
 for a lower rate + lmbda * distortion before coding them, which takes
-`refine_steps` gradient steps per call; `compress_fast(images)` skips the
-search (same outputs as `compress`, from the analysis transform's latents
-alone: fewer milliseconds, more bits or error). Strings decode the same way
+`refine_steps` gradient steps per call, through the decoder
+`refinement.CHUNK_DIGITS` digits at a time (so memory does not grow with the
+batch); `compress_fast(images)` skips the search (same outputs as
+`compress`, from the analysis transform's latents alone: fewer milliseconds,
+more bits or error). Strings decode the same way
 whichever made them.
 
 Three more signatures code the same digits in other ways:
@@ -111,6 +113,9 @@ class CodecModule(tf.Module):
           f"architecture {codec.architecture.name!r} refines latents when "
           "compressing, which needs the lmbda the codec was trained for.")
     self.lmbda = None if lmbda is None else float(lmbda)
+    # The search's digits per pass through the decoder: its memory (and, with
+    # oneDNN's kernels, a few digits' latents: `refinement.refine_latents`).
+    self.refine_chunk_digits = refinement.CHUNK_DIGITS
     self.analysis_transform = codec.analysis_transform
     self.synthesis_transform = codec.synthesis_transform
     self.prior = codec.prior
@@ -165,7 +170,7 @@ class CodecModule(tf.Module):
       return tf.round(y)
     return refinement.refine_latents(
         self.synthesis_transform, self.prior, x, y, self.lmbda,
-        self.refine_steps)
+        self.refine_steps, chunk_size=self.refine_chunk_digits)
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name="strings")
