@@ -143,5 +143,6 @@ class RefinementTest(tf.test.TestCase):
         with self.assertRaisesRegex(ValueError, "chunk_size must be"):
           self.refine(3, chunk_size=chunk_size)
 
+
 if __name__ == "__main__":
   tf.test.main()

@@ -115,6 +115,20 @@ def _by_chunks(fn, chunk_size, *tensors, dtype=tf.float32):
   return outputs.concat()
 
 
+def _soft_loss_gradient(synthesis_transform, prior, lmbda, temperature,
+                        images, latents, uniform):
+  """Each digit's gradient of its soft-rounded loss, by its latents."""
+  with tf.GradientTape() as tape:
+    tape.watch(latents)
+    y_soft = _soft_round(latents, temperature, uniform)
+    x_soft = tf.clip_by_value(synthesis_transform(y_soft), 0., 1.)
+    # Summed over digits, so each digit's gradient is its own loss's.
+    total = tf.reduce_sum(
+        entropy.noisy_bits(prior, y_soft) + lmbda * tf.reduce_mean(
+            tf.abs(images - x_soft), [1, 2, 3]))
+  return tape.gradient(total, latents)
+
+
 def refine_latents(synthesis_transform, prior, images, latents, lmbda,
                    steps, learning_rate=1e-2, initial_temperature=.5,
                    final_temperature=.5 * math.exp(-4.), seed=(7, 0),
@@ -169,20 +183,10 @@ def refine_latents(synthesis_transform, prior, images, latents, lmbda,
         decay * tf.cast(step, tf.float32))
     uniform = _uniform_noise(
         y, tf.random.experimental.stateless_fold_in(seed, step))
-
-    def gradient_of(images, y, uniform):
-      with tf.GradientTape() as tape:
-        tape.watch(y)
-        y_soft = _soft_round(y, temperature, uniform)
-        x_soft = tf.clip_by_value(synthesis_transform(y_soft), 0., 1.)
-        # Summed over digits, so each digit's gradient is its own loss's.
-        total = tf.reduce_sum(
-            entropy.noisy_bits(prior, y_soft) + lmbda * tf.reduce_mean(
-                tf.abs(images - x_soft), [1, 2, 3]))
-      return tape.gradient(total, y)
-
-    gradient = tf.ensure_shape(
-        _by_chunks(gradient_of, chunk_size, images, y, uniform), y.shape)
+    gradient = tf.ensure_shape(_by_chunks(
+        lambda *rows: _soft_loss_gradient(
+            synthesis_transform, prior, lmbda, temperature, *rows),
+        chunk_size, images, y, uniform), y.shape)
     m = _BETA_1 * m + (1. - _BETA_1) * gradient
     v = _BETA_2 * v + (1. - _BETA_2) * tf.square(gradient)
     t = tf.cast(step + 1, tf.float32)
