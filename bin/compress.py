@@ -2,12 +2,16 @@
 """Compresses digits into one tfmnistcodec file.
 
   bin/compress.py --model=runs/mnist/saved_model --output=digits.tmnc INPUT...
+  bin/compress.py --encoder=fast ...   # no per-digit latent search
 
 Each INPUT is a 28x28 grayscale PNG (or a folder of them, taken in name
 order), a .npy uint8 array [N, 28, 28] or
 [N, 28, 28, 1], or an MNIST idx image file (raw or gzipped); the digits are
 coded in the order given; --mode chooses one stream per 10,000 digits
-(default, smallest) or one string per digit (random access). The file is
+(default, smallest) or one string per digit (random access); --encoder
+chooses the latents: the model's default, `fast` (the analysis transform's,
+rounded: for an `improved` model, hundreds of times faster, at more bits or
+error) or `refined` (the per-digit search). The file is
 written atomically, and never over an input: an --output that is one of the
 INPUTs (by any name: ./X, a symlink, a hard link), or lies inside an input
 folder or the model's, is refused before any work. An empty input (an .npy of
@@ -38,6 +42,13 @@ _MODE = flags.DEFINE_enum(
     "streams: up to 10,000 digits per range-coded stream, the smallest "
     "files; strings: one string per digit, for random access, a few bits "
     "more per digit (FORMAT.md).")
+_ENCODER = flags.DEFINE_enum(
+    "encoder", "default", list(codecfile.ENCODERS),
+    "Which latents to code: default, the model's own choice (for an "
+    "improved model, a search per digit); fast, the analysis transform's, "
+    "rounded (no search: hundreds of times faster, a few more bits or "
+    "error); refined, the search, whatever the model's default. Files "
+    "decode the same whichever made them.")
 
 
 def main(argv):
@@ -51,13 +62,15 @@ def main(argv):
     count = sum(source.count for source in sources)
     atomic.check_output(_OUTPUT.value, inputs=[*inputs, _MODEL.value])
     codec = codecfile.FileCodec(_MODEL.value)
-    logging.info("Compressing %d digits (%s mode).", count, _MODE.value)
+    logging.info("Compressing %d digits (%s mode, %s encoder).", count,
+                 _MODE.value, _ENCODER.value)
     chunks = itertools.chain.from_iterable(
         source.chunks() for source in sources)
     start = time.perf_counter()
     with cli.Progress(count) as progress:
       data, bits = codec.compress_chunks(
-          chunks, mode=_MODE.value, call=cli.interruptible, progress=progress)
+          chunks, mode=_MODE.value, call=cli.interruptible, progress=progress,
+          encoder=_ENCODER.value)
     cli.log_rate("Coded", len(bits), time.perf_counter() - start)
     atomic.write_bytes(_OUTPUT.value, data)
     per_digit = (f", {8 * len(data) / len(bits):.2f} bits/digit "

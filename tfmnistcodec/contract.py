@@ -9,7 +9,19 @@ IMAGE_SHAPE = (28, 28, 1)
 
 # The SavedModel's signatures, as `export` writes them and readers call them.
 SIGNATURES = ("compress", "decompress", "fingerprint", "compress_stream",
-              "decompress_stream", "decompress_unchecked", "compress_fast")
+              "decompress_stream", "decompress_unchecked", "compress_fast",
+              "compress_refined", "compress_stream_fast",
+              "compress_stream_refined")
+
+# Which latents a file's digits are coded from, and the SavedModel signatures
+# (one string per digit, one stream) that code them so: `default` as the
+# architecture chooses; `fast`, the analysis transform's, rounded; `refined`,
+# searched per digit where the architecture has a search.
+ENCODERS = {
+    "default": ("compress", "compress_stream"),
+    "fast": ("compress_fast", "compress_stream_fast"),
+    "refined": ("compress_refined", "compress_stream_refined"),
+}
 
 # Bytes of the model fingerprint that files carry and SavedModels return.
 FINGERPRINT_BYTES = 16

@@ -197,6 +197,40 @@ class CodecBinTest(tf.test.TestCase):
         self.assertEqual(decoded[onednn].shape, (30, 28, 28, 1))
       self.assertAllInRange(decoded["0"] - decoded["1"], -1, 1)
 
+  def test_encoder_flag(self):
+    # --encoder=fast codes a searching model's rounded latents: the bytes
+    # FileCodec writes with the fast encoder, which decode to what
+    # compress_fast's strings decode to. A SavedModel exported before the
+    # fast stream signature is refused in one line, naming it.
+    work = self.new_dir()
+    improved = os.path.join(work, "improved")
+    codec, lmbda = testing_utils.trained_codec()
+    export.export_saved_model(codec, improved, lmbda)
+    coded = os.path.join(work, "fast.tmnc")
+    result = self.run_bin("compress.py", f"--model={improved}",
+                          f"--output={coded}", "--encoder=fast", self.idx_gz)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    with open(coded, "rb") as f:
+      data = f.read()
+    file_codec = codecfile.FileCodec(improved)
+    self.assertEqual(data, file_codec.compress(self.images, encoder="fast")[0])
+    loaded = tf.saved_model.load(improved)
+    fast = loaded.signatures["compress_fast"](images=self.images)["strings"]
+    self.assertAllEqual(file_codec.decompress(data),
+                        loaded.signatures["decompress"](strings=fast)["images"])
+    older = os.path.join(work, "older")
+    module = export.CodecModule(model.Codec(latent_dims=10, seed=3))
+    tf.saved_model.save(module, older, signatures={
+        name: getattr(module, name) for name in (
+            "compress", "decompress", "fingerprint", "compress_stream",
+            "decompress_stream")})
+    out = os.path.join(work, "older.tmnc")
+    result = self.run_bin("compress.py", f"--model={older}", f"--output={out}",
+                          "--encoder=fast", self.idx_gz)
+    self.assert_one_line_error(
+        result, "has no compress_stream_fast signature .*bin/export.py")
+    self.assertFalse(os.path.exists(out))
+
   def test_hostile_inputs_end_with_one_line_and_no_output(self):
     work = self.new_dir()
     good = os.path.join(work, "good.tmnc")

@@ -199,12 +199,29 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
                              codec.synthesis_transform, codec.prior, x,
                              lmbda=lmbda)
     self.assertAllLessEqual(loss(refined) - loss(rounded), 1e-3)
-    # The stream codes the same latents for the same batch.
+    # `compress_refined` is `compress`, by its other name.
+    self.assertAllEqual(
+        loaded.signatures["compress_refined"](images=self.images)["strings"],
+        strings)
+    # The stream codes the same latents for the same batch; the fast
+    # stream, the rounded ones; the refined stream is the stream.
     stream = loaded.signatures["compress_stream"](images=self.images)["string"]
     self.assertAllEqual(
         loaded.signatures["decompress_stream"](
             string=stream, count=len(self.images))["images"],
         decompress(strings=strings)["images"])
+    self.assertEqual(
+        loaded.signatures["compress_stream_refined"](
+            images=self.images)["string"].numpy(), stream.numpy())
+    fast_stream = loaded.signatures["compress_stream_fast"](
+        images=self.images)
+    self.assertAllEqual(
+        module.range_coder.decode(fast_stream["string"][None],
+                                  10 * len(self.images))[0][0],
+        tf.reshape(tf.cast(rounded, tf.int32), [-1]))
+    self.assertAllClose(
+        fast_stream["bits"],
+        loaded.signatures["compress_fast"](images=self.images)["bits"])
 
   def test_compress_searches_the_latents_of_a_trained_codec(self):
     # On a trained `improved` codec, `compress` codes other latents than the
@@ -275,6 +292,12 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     module = export.CodecModule(self.codec)
     self.assertAllEqual(module.compress_fast(self.images)["strings"],
                         module.compress(self.images)["strings"])
+    self.assertEqual(
+        module.compress_stream_fast(self.images)["string"].numpy(),
+        module.compress_stream(self.images)["string"].numpy())
+    self.assertIs(module.signatures()["compress_refined"], module.compress)
+    self.assertIs(module.signatures()["compress_stream_refined"],
+                  module.compress_stream)
 
   def test_round_trip_in_a_separate_process(self):
     tmp = self.get_temp_dir()
@@ -345,11 +368,14 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(result.returncode, 0, result.stderr)
     images = ["uint8", [0, 28, 28, 1]]
     no_strings = {"strings": ["string", [0]], "bits": ["float32", [0]]}
+    no_stream = {"string": ["string", []], "bits": ["float32", [0]]}
     self.assertEqual(json.loads(result.stdout), {
         "compress": no_strings,
         "compress_fast": no_strings,
-        "compress_stream": {"string": ["string", []],
-                            "bits": ["float32", [0]]},
+        "compress_refined": no_strings,
+        "compress_stream": no_stream,
+        "compress_stream_fast": no_stream,
+        "compress_stream_refined": no_stream,
         "decompress": {"images": images},
         "decompress_stream": {"images": images},
         "decompress_unchecked": {"images": images},

@@ -140,6 +140,71 @@ class CodecFileTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, "unknown mode 'zip'"):
       self.file_codec.compress(self.images, mode="zip")
 
+  def test_refuses_an_unknown_encoder(self):
+    with self.assertRaisesRegex(ValueError, "unknown encoder 'best'; one of "
+                                "default, fast, refined"):
+      self.file_codec.compress(self.images, encoder="best")
+
+  @parameterized.named_parameters(*MODES)
+  def test_encoders_of_a_model_without_a_search(self, mode):
+    # A `tutorial` model codes the rounded latents whatever the encoder.
+    data, _ = self.file_codec.compress(self.images, mode=mode)
+    for encoder in ("fast", "refined"):
+      self.assertEqual(
+          self.file_codec.compress(self.images, mode=mode, encoder=encoder)[0],
+          data)
+
+  @parameterized.named_parameters(*MODES)
+  def test_encoders_of_a_model_that_searches(self, mode):
+    codec, lmbda = testing_utils.trained_codec()
+    path = os.path.join(self.tmp, "improved")
+    if not os.path.exists(path):
+      export.export_saved_model(codec, path, lmbda)
+    file_codec = codecfile.FileCodec(path)
+    coded = {encoder: file_codec.compress(self.images, mode=mode,
+                                          encoder=encoder)
+             for encoder in codecfile.ENCODERS}
+    self.assertEqual(coded["refined"][0], coded["default"][0])
+    self.assertNotEqual(coded["fast"][0], coded["default"][0])
+    # The fast file holds the rounded latents: what `compress_fast` codes.
+    x = loss_lib.images_to_float(self.images)
+    rounded = tf.round(codec.analysis_transform(x))
+    self.assertAllEqual(
+        file_codec.decompress(coded["fast"][0]),
+        loss_lib.float_to_images(codec.synthesis_transform(rounded)))
+    self.assertAllClose(
+        coded["fast"][1],
+        tf.saved_model.load(path).signatures["compress_fast"](
+            images=self.images)["bits"])
+    # The search pays: fewer bits + lmbda * error, as coded.
+    def coded_loss(data, bits):
+      error = np.mean(np.abs(file_codec.decompress(data).astype(float) -
+                             self.images.astype(float))) / 255.
+      return np.mean(bits) + lmbda * error
+    self.assertLess(coded_loss(*coded["default"]), coded_loss(*coded["fast"]))
+
+  def test_an_older_saved_model_names_the_missing_signature(self):
+    # Exported before `compress_stream_fast` and the refined signatures.
+    path = os.path.join(self.tmp, "older")
+    module = export.CodecModule(self.codec)
+    old = ("compress", "decompress", "fingerprint", "compress_stream",
+           "decompress_stream", "decompress_unchecked", "compress_fast")
+    tf.saved_model.save(module, path,
+                        signatures={name: getattr(module, name)
+                                    for name in old})
+    file_codec = codecfile.FileCodec(path)
+    data, _ = file_codec.compress(self.images)
+    self.assertEqual(data, self.file_codec.compress(self.images)[0])
+    with self.assertRaisesRegex(
+        ValueError, "has no compress_stream_fast signature \(encoder .fast., streams mode\).*"
+        "export it again with bin/export.py"):
+      file_codec.compress(self.images, encoder="fast")
+    # Strings mode needs only compress_fast, which it has.
+    self.assertEqual(
+        file_codec.compress(self.images, mode=codecfile.STRINGS,
+                            encoder="fast")[0],
+        self.file_codec.compress(self.images, mode=codecfile.STRINGS)[0])
+
   def test_accepts_images_without_channel_axis(self):
     data, _ = self.file_codec.compress(self.images[..., 0])
     self.assertEqual(data, self.file_codec.compress(self.images)[0])

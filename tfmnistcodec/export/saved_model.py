@@ -25,9 +25,14 @@ batch); `compress_fast(images)` skips the search (same outputs as
 more bits or error). Strings decode the same way
 whichever made them.
 
-Three more signatures code the same digits in other ways:
+`compress_refined` is `compress` under a name that always means the search
+(the same function); for an architecture without one, it codes the rounded
+latents, as `compress_fast` does.
+
+More signatures code the same digits in other ways:
 `compress_stream(images)` -> `string` (one range-coded stream for the whole
-batch, which pays the coder's per-string overhead of a few bits once) and
+batch, which pays the coder's per-string overhead of a few bits once), with
+`compress_stream_fast` and `compress_stream_refined` as above, and
 `decompress_stream(string, count)`; and `decompress_unchecked(strings)` decodes
 without the sanity check, so that any bytes decode to a digit: the decoder as
 a generative model (bin/sample.py).
@@ -215,8 +220,23 @@ class CodecModule(tf.Module):
       A dict: `string`, a scalar string, and `bits`, float32 `[N]`, each
       digit's information content.
     """
+    return self._compress_stream(images, refine=True)
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8, name="images")
+  ])
+  def compress_stream_fast(self, images):
+    """Like `compress_stream`, with no latent refinement: the fast path.
+
+    The latents `compress_fast` codes, in one stream. For an architecture
+    that does not refine, the same as `compress_stream`.
+    """
+    return self._compress_stream(images, refine=False)
+
+  def _compress_stream(self, images, refine):
+    """`compress_stream` or `compress_stream_fast` of `images`."""
     def code():
-      y = self._latents(images, refine=True)
+      y = self._latents(images, refine=refine)
       _, bits = self.entropy_model(y, training=False)
       string = self.range_coder.encode(tf.reshape(_symbols(y), [1, -1]))[0]
       return dict(string=string, bits=bits)
@@ -277,10 +297,19 @@ class CodecModule(tf.Module):
     return loss_lib.float_to_images(self.synthesis_transform(y_hat))
 
   def signatures(self):
-    """The SavedModel's signatures, by name."""
-    return {
-        name: getattr(self, name) for name in SIGNATURES
-    }
+    """The SavedModel's signatures, by name.
+
+    `compress_refined` and `compress_stream_refined` are `compress` and
+    `compress_stream`, one function under two names: an architecture that
+    searches latents does so by default. They name the search for callers
+    that want it whatever the default becomes.
+    """
+    functions = dict(compress_refined=self.compress,
+                     compress_stream_refined=self.compress_stream)
+    for name in SIGNATURES:
+      if name not in functions:
+        functions[name] = getattr(self, name)
+    return functions
 
   @tf.function(input_signature=[])
   def fingerprint(self):
