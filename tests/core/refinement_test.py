@@ -12,7 +12,8 @@ from tfmnistcodec import training
 import testing_utils
 
 
-class RefinementTest(tf.test.TestCase):
+class _TrainedCodecTestCase(tf.test.TestCase):
+  """A briefly trained `improved` codec and 64 synthetic digits."""
 
   @classmethod
   def setUpClass(cls):
@@ -29,17 +30,20 @@ class RefinementTest(tf.test.TestCase):
     cls.x = loss_lib.images_to_float(cls.images)
     cls.y = cls.codec.analysis_transform(cls.x)
 
+  def quantized_loss(self, y_hat, lmbda=500.):
+    return refinement.quantized_loss(
+        self.codec.synthesis_transform, self.codec.prior, self.x, y_hat,
+        lmbda).numpy()
+
+
+class RefinementTest(_TrainedCodecTestCase):
+
   def refine(self, steps, x=None, y=None, lmbda=500., **kwargs):
     x = self.x if x is None else x
     y = self.y if y is None else y
     return refinement.refine_latents(
         self.codec.synthesis_transform, self.codec.prior, x, y, lmbda, steps,
         **kwargs)
-
-  def quantized_loss(self, y_hat, lmbda=500.):
-    return refinement.quantized_loss(
-        self.codec.synthesis_transform, self.codec.prior, self.x, y_hat,
-        lmbda).numpy()
 
   def test_zero_steps_rounds(self):
     self.assertAllEqual(self.refine(0), tf.round(self.y))
@@ -142,6 +146,84 @@ class RefinementTest(tf.test.TestCase):
       with self.subTest(chunk_size=chunk_size):
         with self.assertRaisesRegex(ValueError, "chunk_size must be"):
           self.refine(3, chunk_size=chunk_size)
+
+
+class FlipSearchTest(_TrainedCodecTestCase):
+  """`flip_latents` on the same codec and digits as `refine_latents`."""
+
+  def flip(self, rounds=6, candidates=4, x=None, y=None, lmbda=500.,
+           **kwargs):
+    x = self.x if x is None else x
+    y = self.y if y is None else y
+    return refinement.flip_latents(
+        self.codec.synthesis_transform, self.codec.prior, x, y, lmbda, rounds,
+        candidates, **kwargs)
+
+  def test_zero_rounds_rounds(self):
+    self.assertAllEqual(self.flip(rounds=0), tf.round(self.y))
+
+  def test_moves_latents_by_one_each_at_a_lower_loss(self):
+    rounded = tf.round(self.y).numpy()
+    before = self.quantized_loss(rounded)
+    one = self.flip(rounds=1).numpy()
+    # One round: at most one latent of a digit moves, by one, to the other
+    # integer next to the analysis transform's value, and only where that
+    # codes the digit strictly cheaper.
+    moved = one != rounded
+    self.assertAllLessEqual(np.sum(moved, axis=1), 1)
+    self.assertAllEqual(np.abs(one - rounded)[moved], np.ones(np.sum(moved)))
+    self.assertAllEqual(
+        np.sign(one - rounded)[moved],
+        np.where(self.y.numpy() >= rounded, 1., -1.)[moved])
+    changed = np.any(moved, axis=1)
+    self.assertGreater(np.sum(changed), 0)
+    after = self.quantized_loss(one)
+    self.assertAllLess(after[changed] - before[changed], 0.)
+    self.assertAllEqual(after[~changed], before[~changed])
+    # More rounds: at most one more latent per round, never higher.
+    six = self.flip(rounds=6).numpy()
+    self.assertAllEqual(six, np.round(six))
+    self.assertAllLessEqual(np.sum(six != rounded, axis=1), 6)
+    self.assertAllLessEqual(self.quantized_loss(six) - after, 0.)
+
+  def test_each_round_keeps_the_best_candidate(self):
+    # One round, every latent a candidate: each digit gets the best single
+    # flip there is, or rounding where none is cheaper.
+    latent_dims = self.y.shape[1]
+    rounded = tf.round(self.y).numpy()
+    other = np.where(self.y.numpy() >= rounded, rounded + 1., rounded - 1.)
+    costs = np.stack([
+        self.quantized_loss(np.where(np.arange(latent_dims) == i, other,
+                                     rounded).astype(np.float32))
+        for i in range(latent_dims)], axis=1)
+    best = np.where((costs.min(axis=1) < self.quantized_loss(rounded))[:, None],
+                    np.where(np.arange(latent_dims) == costs.argmin(axis=1)[
+                        :, None], other, rounded), rounded)
+    self.assertAllEqual(self.flip(rounds=1, candidates=latent_dims), best)
+
+  def test_a_digit_keeps_its_latents_in_any_batch(self):
+    whole = self.flip(chunk_size=None).numpy()
+    traced = tf.function(lambda x, y: self.flip(x=x, y=y, chunk_size=5))
+    for name, got in [("first 20 alone", self.flip(x=self.x[:20],
+                                                   y=self.y[:20])),
+                      ("chunks of 1", self.flip(chunk_size=1)),
+                      ("chunks of 5", traced(self.x, self.y)),
+                      ("chunks of 7", self.flip(chunk_size=7))]:
+      with self.subTest(name):
+        got = got.numpy()
+        same = np.all(got == whole[:len(got)], axis=1)
+        # oneDNN's kernels round differently for other batch sizes, which
+        # can tip an exact comparison; TensorFlow's own give the same bits.
+        self.assertGreaterEqual(
+            np.mean(same), .75 if testing_utils.onednn_enabled() else 1.)
+
+  def test_rejects_bad_settings(self):
+    for candidates in (0, 9):
+      with self.subTest(candidates=candidates):
+        with self.assertRaisesRegex(ValueError, "candidates must be in"):
+          self.flip(candidates=candidates)
+    with self.assertRaisesRegex(ValueError, "chunk_size must be"):
+      self.flip(chunk_size=0)
 
 
 if __name__ == "__main__":

