@@ -10,8 +10,8 @@ order), a .npy uint8 array [N, 28, 28] or
 coded in the order given; --mode chooses one stream per 10,000 digits
 (default, smallest) or one string per digit (random access); --encoder
 chooses the latents: the model's default, `fast` (the analysis transform's,
-rounded: for an `improved` model, hundreds of times faster, at more bits or
-error) or `refined` (the per-digit search). The file is
+rounded: for an `improved` model, about 60 times faster in large batches, at
+more error) or `refined` (the per-digit search). The file is
 written atomically, and never over an input: an --output that is one of the
 INPUTs (by any name: ./X, a symlink, a hard link), or lies inside an input
 folder or the model's, is refused before any work. An empty input (an .npy of
@@ -46,7 +46,7 @@ _ENCODER = flags.DEFINE_enum(
     "encoder", "default", list(codecfile.ENCODERS),
     "Which latents to code: default, the model's own choice (for an "
     "improved model, a search per digit); fast, the analysis transform's, "
-    "rounded (no search: hundreds of times faster, a few more bits or "
+    "rounded (no search: about 60 times faster in large batches, more "
     "error); refined, the search, whatever the model's default. Files "
     "decode the same whichever made them.")
 

@@ -5,8 +5,8 @@
     images = codec.decompress(data)           # bytes -> uint8 [N, 28, 28, 1]
 
 `compress(images, encoder="fast")` codes the analysis transform's latents
-without the per-digit search (hundreds of times faster for a model that
-searches, at more bits or error); `encoder="refined"` asks for the search by
+without the per-digit search (for an `improved` model, about 60 times
+faster in large batches, at more error); `encoder="refined"` asks for the search by
 name. Files decode the same whichever encoder made them.
 
 Files come in two modes (`container`): "streams" (the default) codes up to
