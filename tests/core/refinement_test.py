@@ -217,10 +217,16 @@ class FlipSearchTest(_TrainedCodecTestCase):
         self.assertGreaterEqual(
             np.mean(same), .75 if testing_utils.onednn_enabled() else 1.)
 
+  def test_more_candidates_than_latents_tries_them_all(self):
+    # As `improved` exported with fewer latents than its 8 candidates.
+    self.assertAllEqual(self.flip(rounds=2, candidates=50),
+                        self.flip(rounds=2, candidates=self.y.shape[1]))
+
   def test_rejects_bad_settings(self):
-    for candidates in (0, 9):
+    for candidates in (0, -1, 2.5):
       with self.subTest(candidates=candidates):
-        with self.assertRaisesRegex(ValueError, "candidates must be in"):
+        with self.assertRaisesRegex(ValueError,
+                                    "candidates must be a positive int"):
           self.flip(candidates=candidates)
     with self.assertRaisesRegex(ValueError, "chunk_size must be"):
       self.flip(chunk_size=0)

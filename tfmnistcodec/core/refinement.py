@@ -259,8 +259,8 @@ def flip_latents(synthesis_transform, prior, images, latents, lmbda, rounds,
     latents: float32 `[N, latent_dims]`, the analysis transform's output.
     lmbda: The distortion weight the codec was trained for.
     rounds: At most this many flips per digit; 0 returns `round(latents)`.
-    candidates: Flips coded exactly per digit and round, at most
-      `latent_dims`.
+    candidates: Flips coded exactly per digit and round (a positive int;
+      all `latent_dims` of them where there are fewer).
     chunk_size: Digits searched at a time (a positive int: memory holds
       `chunk_size * candidates` decoded digits), or None for all at once.
 
@@ -268,12 +268,12 @@ def flip_latents(synthesis_transform, prior, images, latents, lmbda, rounds,
     float32 `[N, latent_dims]`, integer-valued.
   """
   _check_chunk_size(chunk_size)
-  latent_dims = latents.shape[-1]
-  if rounds and not 1 <= candidates <= latent_dims:
-    raise ValueError(f"candidates must be in [1, {latent_dims}], "
-                     f"not {candidates!r}")
+  if not isinstance(candidates, int) or candidates < 1:
+    raise ValueError(f"candidates must be a positive int, not {candidates!r}")
   if rounds == 0:
     return tf.round(latents)
+  # A codec of fewer latents tries them all.
+  candidates = min(candidates, latents.shape[-1])
   lmbda = tf.cast(lmbda, tf.float32)
 
   def search(images, latents):
