@@ -28,8 +28,9 @@ round at a time, ranking the candidate flips by the decoder's gradient and
 the prior's exact bits and coding the best few exactly. Measured on 1,000
 MNIST test digits (`improved`, lambda = 2000, 15 epochs): 6 rounds of 8
 candidates lower the coded loss by 8.36 where 100 steps of SGA lower it by
-7.98, in a seventh of the time. It draws no noise, so a digit's latents do
-not depend on its place in the batch.
+7.98, and run 5 to 19 times faster than SGA's (side by side, 10,000 to one
+digit per call; docs/experiments.md). It draws no noise, so a digit's
+latents do not depend on its place in the batch.
 """
 
 import functools
