@@ -313,12 +313,10 @@ class CodecModule(tf.Module):
     searches latents does so by default. They name the search for callers
     that want it whatever the default becomes.
     """
-    functions = dict(compress_refined=self.compress,
-                     compress_stream_refined=self.compress_stream)
-    for name in SIGNATURES:
-      if name not in functions:
-        functions[name] = getattr(self, name)
-    return functions
+    aliases = dict(compress_refined="compress",
+                   compress_stream_refined="compress_stream")
+    return {name: getattr(self, aliases.get(name, name))
+            for name in SIGNATURES}
 
   @tf.function(input_signature=[])
   def fingerprint(self):

@@ -144,12 +144,10 @@ class FileCodec:
       batch_size = container.MAX_STREAM_DIGITS
     strings, bits = [], [np.zeros([0], np.float32)]
     for batch in _rebatch(chunks, batch_size):
-      batch = tf.constant(batch)
+      coded = call(compress, images=tf.constant(batch))
       if mode == STREAMS:
-        coded = call(compress, images=batch)
         strings.append(coded["string"].numpy())
       else:
-        coded = call(compress, images=batch)
         strings.extend(coded["strings"].numpy().tolist())
       bits.append(coded["bits"].numpy())
       if progress is not None:
