@@ -14,6 +14,14 @@ validating on the test split after every epoch. An epoch's time is its training
 plus its validation. The first epoch of each process also pays for tracing, so
 it is reported apart. Prints one JSON object: the medians, the ratios to
 Keras, the ratio of `improved` to `tutorial`, and every measurement.
+
+  bin/benchmark_training.py --time_to_target --epochs=15 [--lmbdas=2000,300]
+
+Time to quality instead: for each lmbda, the Keras model trains `--epochs`
+epochs and codes the test digits (its target: information bits + lmbda * the
+MAE of its uint8 outputs), then `bin/train.py`'s defaults train as long, and
+the report gives the seconds until their logged test loss first reaches the
+target, and that over the Keras model's training time.
 """
 
 import json
@@ -23,6 +31,7 @@ import sys
 from absl import app
 from absl import flags
 
+from tfmnistcodec.core import model
 from tfmnistcodec.study import benchmark_training
 
 _EPOCHS = flags.DEFINE_integer(
@@ -41,6 +50,12 @@ _PROGRAMS = flags.DEFINE_multi_enum(
     "reported where both sides ran.")
 _ARCHITECTURE = flags.DEFINE_string(
     "architecture", "tutorial", "Internal: the worker's architecture.")
+_LMBDA = flags.DEFINE_float("lmbda", 2000., "Internal: the worker's lmbda.")
+_TIME_TO_TARGET = flags.DEFINE_bool(
+    "time_to_target", False,
+    "Measure the time to the Keras model's final test loss instead.")
+_LMBDAS = flags.DEFINE_list(
+    "lmbdas", ["2000", "300"], "With --time_to_target: the lmbdas to train at.")
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -49,21 +64,32 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if _WORKER.value:
-    seconds = benchmark_training.train_once(_EPOCHS.value, _ARCHITECTURE.value,
-                                            _DATA_DIR.value)
-    print(json.dumps(dict(epoch_seconds=seconds)))
+    print(json.dumps(benchmark_training.train_once(
+        _EPOCHS.value, _ARCHITECTURE.value, _DATA_DIR.value, _LMBDA.value)))
     return
   common = [f"--data_dir={_DATA_DIR.value}"] if _DATA_DIR.value else []
   ours = [sys.executable, __file__, "--worker=tfmnistcodec"]
+  keras = [sys.executable, str(REPO / "benchmarks" / "keras_tutorial.py")]
+  if _TIME_TO_TARGET.value:
+    try:
+      lmbdas = [float(lmbda) for lmbda in _LMBDAS.value]
+    except ValueError:
+      lmbdas = []
+    if not lmbdas or not all(lmbda > 0 for lmbda in lmbdas):
+      raise app.UsageError(f"--lmbdas must be positive numbers, got "
+                           f"{','.join(_LMBDAS.value)!r}")
+    report = benchmark_training.time_to_target(
+        (keras + common, False),
+        (ours + [f"--architecture={model.DEFAULT_ARCHITECTURE}"] + common,
+         True), lmbdas, _EPOCHS.value, cwd=REPO)
+    print(json.dumps(report, indent=2))
+    return
   # name: (command, whether TensorFlow's oneDNN kernels are on)
   commands = {
       "tfmnistcodec": (ours, True),
       "tfmnistcodec_improved": (ours + ["--architecture=improved"], True),
       "tfmnistcodec_tf_defaults": (ours, False),
-      "keras_tutorial": ([
-          sys.executable, str(REPO / "benchmarks" / "keras_tutorial.py"),
-          "--evaluate=false"
-      ], False),
+      "keras_tutorial": (keras + ["--evaluate=false"], False),
   }
   commands = {name: commands[name] for name in PROGRAMS
               if name in _PROGRAMS.value}
