@@ -31,7 +31,6 @@ import sys
 from absl import app
 from absl import flags
 
-from tfmnistcodec.core import model
 from tfmnistcodec.study import benchmark_training
 
 _EPOCHS = flags.DEFINE_integer(
@@ -78,6 +77,8 @@ def main(argv):
     if not lmbdas or not all(lmbda > 0 for lmbda in lmbdas):
       raise app.UsageError(f"--lmbdas must be positive numbers, got "
                            f"{','.join(_LMBDAS.value)!r}")
+    # Only here: the side-by-side epochs need no TensorFlow in this process.
+    from tfmnistcodec.core import model  # pylint: disable=g-import-not-at-top
     report = benchmark_training.time_to_target(
         (keras + common, False),
         (ours + [f"--architecture={model.DEFAULT_ARCHITECTURE}"] + common,
