@@ -1,5 +1,7 @@
 """Tests of `training.config`: the config's checks, the settings a resume keeps."""
 
+import dataclasses
+
 import tensorflow as tf
 
 from tfmnistcodec.training import config as config_lib
@@ -11,6 +13,8 @@ class ConfigTest(tf.test.TestCase):
     for name, value, message in (
         ("lmbda", 0., "lmbda must be positive, got 0.0."),
         ("learning_rate", -1., "learning_rate must be positive, got -1.0."),
+        ("prior_learning_rate_factor", 0.,
+         "prior_learning_rate_factor must be positive, got 0.0."),
         ("latent_dims", 0, "latent_dims must be at least 1, got 0."),
         ("steps_per_loop", 0, "steps_per_loop must be at least 1, got 0."),
         ("eval_batch_size", 0, "eval_batch_size must be at least 1, got 0."),
@@ -18,6 +22,27 @@ class ConfigTest(tf.test.TestCase):
       with self.subTest(name), self.assertRaises(ValueError) as raised:
         config_lib.TrainConfig(**{name: value})
       self.assertEqual(str(raised.exception), message)
+
+  def test_resolve_fills_in_the_prior_learning_rate_factor(self):
+    given = config_lib.TrainConfig(prior_learning_rate_factor=5.)
+    self.assertIs(given.resolve(), given)
+    self.assertIs(given.resolve(config_lib.TrainConfig(
+        prior_learning_rate_factor=10.)), given)
+    for architecture, factor in (("improved", 20.), ("tutorial", 1.)):
+      config = config_lib.TrainConfig(architecture=architecture)
+      self.assertIsNone(config.prior_learning_rate_factor)
+      self.assertEqual(config.resolve(), dataclasses.replace(
+          config, prior_learning_rate_factor=factor))
+    # A run resumed without a factor keeps its own ...
+    improved = config_lib.TrainConfig(architecture="improved")
+    old = config_lib.TrainConfig(architecture="improved",
+                                 prior_learning_rate_factor=10.)
+    self.assertEqual(improved.resolve(old).prior_learning_rate_factor, 10.)
+    # ... unless it is another architecture's, which the check then names.
+    tutorial = config_lib.TrainConfig(architecture="tutorial",
+                                      prior_learning_rate_factor=1.)
+    self.assertEqual(improved.resolve(tutorial).prior_learning_rate_factor,
+                     20.)
 
   def test_same_settings_but_epochs_pass(self):
     saved = config_lib.TrainConfig(epochs=1, steps_per_loop=7)

@@ -32,11 +32,37 @@ class RunFolderTest(tf.test.TestCase):
   def test_start_makes_the_folder_and_writes_the_config(self):
     folder = run_folder.RunFolder(self.get_temp_dir() + "/a/b")
     config = config_lib.TrainConfig(latent_dims=8, epochs=2)
-    folder.start(config)
+    started = folder.start(config)
+    # The factor the run trains with is written, not `None`.
+    self.assertEqual(started, config.resolve())
+    self.assertEqual(started.prior_learning_rate_factor, 20.)
     self.assertEqual(json.loads(folder.config_file.read_text()),
-                     dataclasses.asdict(config))
-    self.assertEqual(folder.load_config(), config)
-    self.assertEqual(training.load_config(folder.path), config)
+                     dataclasses.asdict(started))
+    self.assertEqual(folder.load_config(), started)
+    self.assertEqual(training.load_config(folder.path), started)
+
+  def test_a_run_resumed_without_a_factor_keeps_its_own(self):
+    folder = run_folder.RunFolder(self.get_temp_dir() + "/factor")
+    folder.start(config_lib.TrainConfig(prior_learning_rate_factor=10.))
+    started = folder.start(config_lib.TrainConfig(epochs=20))
+    self.assertEqual(started.prior_learning_rate_factor, 10.)
+    self.assertEqual(folder.load_config(), started)
+    with self.assertRaisesRegex(
+        ValueError, r"prior_learning_rate_factor=10\.0 \(now 20\.0\)"):
+      folder.start(config_lib.TrainConfig(prior_learning_rate_factor=20.))
+
+  def test_a_config_from_before_the_factor_keeps_the_factor_of_then(self):
+    for architecture, factor in (("improved", 10.), ("tutorial", 1.)):
+      folder = run_folder.RunFolder(self.get_temp_dir() + "/" + architecture)
+      folder.path.mkdir()
+      values = dataclasses.asdict(
+          config_lib.TrainConfig(architecture=architecture))
+      del values["prior_learning_rate_factor"]
+      run_folder.write_json(folder.config_file, values)
+      self.assertEqual(folder.load_config().prior_learning_rate_factor, factor)
+      # Resumed with the defaults, it goes on with that factor.
+      self.assertEqual(folder.start(config_lib.TrainConfig(
+          architecture=architecture)).prior_learning_rate_factor, factor)
 
   def test_start_without_write_makes_nothing(self):
     folder = run_folder.RunFolder(self.get_temp_dir() + "/not_chief")
@@ -51,17 +77,18 @@ class RunFolderTest(tf.test.TestCase):
     with self.assertRaisesRegex(ValueError, r"lmbda=2000\.0 \(now 500\.0\)"):
       folder.start(config_lib.TrainConfig(epochs=3, lmbda=500.))
     # Refused before anything is written.
-    self.assertEqual(folder.load_config(), config_lib.TrainConfig(epochs=3))
+    self.assertEqual(folder.load_config(),
+                     config_lib.TrainConfig(epochs=3).resolve())
 
   def test_a_config_from_before_architectures_is_the_tutorial(self):
     folder = run_folder.RunFolder(self.get_temp_dir() + "/old")
     folder.path.mkdir()
     values = dataclasses.asdict(config_lib.TrainConfig())
-    del values["architecture"]
+    del values["architecture"], values["prior_learning_rate_factor"]
     values["a_setting_since_removed"] = 1
     run_folder.write_json(folder.config_file, values)
-    self.assertEqual(folder.load_config(),
-                     config_lib.TrainConfig(architecture="tutorial"))
+    self.assertEqual(folder.load_config(), config_lib.TrainConfig(
+        architecture="tutorial", prior_learning_rate_factor=1.))
 
   def test_no_config_names_the_folder(self):
     path = self.get_temp_dir() + "/nothing"

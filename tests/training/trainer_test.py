@@ -67,6 +67,12 @@ class TrainerTest(tf.test.TestCase):
         training.TrainConfig(**dict(TINY, architecture="improved")), 7, 8)
     self.assertEqual(float(optimizer.learning_rate), float(tf.constant(rate)))
     self.assertEqual(float(prior_optimizer.learning_rate),
+                     float(tf.constant(rate * 20)))
+    # A run's own factor, where it has one.
+    trainer = self._trainer(architecture="improved",
+                            prior_learning_rate_factor=10.)
+    trainer.train(trainer.epoch_batches(0, 2), 7, 1)
+    self.assertEqual(float(trainer.checkpoint().prior_optimizer.learning_rate),
                      float(tf.constant(rate * 10)))
 
   def test_epoch_dataset_batches_the_epoch_without_autotuning(self):

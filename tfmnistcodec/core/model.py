@@ -37,7 +37,10 @@ class Architecture:
       variable by about its learning rate per step, whatever the gradient,
       so at 1e-3 the prior needs thousands of steps to narrow from its initial
       width to the latents'; until it has, the rate term dominates the loss
-      and training spends its first epochs on it (README).
+      and training spends its first epochs on it (README). `improved`'s 20
+      (10 until 2026-12) reaches a given test loss epochs sooner at λ = 2000;
+      30 collapses the latents at λ = 300 (BUILD.md, "Training speed"). A run
+      records the factor it trained with (`TrainConfig.resolve`).
     refine_steps: Steps of encoder-side latent refinement when compressing
       (`refinement.refine_latents`): the exported `compress` searches each
       digit's latents for a lower rate + lmbda * distortion than the analysis
@@ -65,7 +68,7 @@ ARCHITECTURES = {
         Architecture("tutorial"),
         Architecture("improved", prior="deep_factorized",
                      clip_distortion=True, decay_learning_rate=True,
-                     prior_learning_rate_factor=10., flip_rounds=6,
+                     prior_learning_rate_factor=20., flip_rounds=6,
                      flip_candidates=8),
     )
 }

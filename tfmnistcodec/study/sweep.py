@@ -44,6 +44,7 @@ def is_finished(model_dir, config, steps_per_epoch):
   if not folder.config_file.exists():
     return False
   saved = folder.load_config()
+  config = config.resolve(saved)
   if any(getattr(saved, name) != getattr(config, name)
          for name in training.FIXED_SETTINGS):
     return False

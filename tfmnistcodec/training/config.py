@@ -1,6 +1,7 @@
 """What a training run does: `TrainConfig`, and the settings a resume keeps."""
 
 import dataclasses
+from typing import Optional
 
 from tfmnistcodec import contract
 from tfmnistcodec.core import model
@@ -9,7 +10,7 @@ __all__ = ["TrainConfig", "FIXED_SETTINGS", "check_same_settings"]
 
 # Settings that a run resumed in the same model_dir may not change.
 FIXED_SETTINGS = ("architecture", "lmbda", "latent_dims", "batch_size",
-                  "learning_rate", "seed")
+                  "learning_rate", "seed", "prior_learning_rate_factor")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +32,10 @@ class TrainConfig:
     checkpoint_secs: Besides after every epoch, a checkpoint is written when
       this many seconds have passed since the last one.
     eval_batch_size: Digits per step of validation.
+    prior_learning_rate_factor: The prior's own Adam runs at this many times
+      `learning_rate` (1: one Adam for all variables). `None` until `resolve`
+      fills it in: a resumed run's own, else the architecture's
+      (`model.Architecture.prior_learning_rate_factor`).
   """
   architecture: str = model.DEFAULT_ARCHITECTURE
   lmbda: float = 2000.
@@ -42,20 +47,46 @@ class TrainConfig:
   steps_per_loop: int = 100
   checkpoint_secs: float = 60.
   eval_batch_size: int = 1000
+  prior_learning_rate_factor: Optional[float] = None
 
   def __post_init__(self):
     model.get_architecture(self.architecture)  # Raises for unknown names.
     if not self.lmbda > 0:
       raise contract.UserValueError(
           f"lmbda must be positive, got {self.lmbda}.")
-    if not self.learning_rate > 0:
-      raise contract.UserValueError(
-          f"learning_rate must be positive, got {self.learning_rate}.")
+    for name in ("learning_rate", "prior_learning_rate_factor"):
+      value = getattr(self, name)
+      if value is not None and not value > 0:
+        raise contract.UserValueError(
+            f"{name} must be positive, got {value}.")
     for name in ("latent_dims", "epochs", "batch_size", "steps_per_loop",
                  "eval_batch_size"):
       if getattr(self, name) < 1:
         raise contract.UserValueError(f"{name} must be at least 1, got "
                                       f"{getattr(self, name)}.")
+
+  def resolve(self, saved=None):
+    """This config with a `prior_learning_rate_factor`, if it has none.
+
+    Args:
+      saved: The `TrainConfig` of the run this one resumes, or `None`. A run
+        resumed without a factor keeps its own, so that it goes on as it
+        started, if it is of the same architecture (else the settings check
+        names the architecture).
+
+    Returns:
+      This config if it has a factor, else a copy with `saved`'s or else the
+      architecture's.
+    """
+    if self.prior_learning_rate_factor is not None:
+      return self
+    if (saved is not None and saved.architecture == self.architecture and
+        saved.prior_learning_rate_factor is not None):
+      factor = saved.prior_learning_rate_factor
+    else:
+      factor = model.get_architecture(
+          self.architecture).prior_learning_rate_factor
+    return dataclasses.replace(self, prior_learning_rate_factor=factor)
 
 
 def check_same_settings(saved, config, model_dir):

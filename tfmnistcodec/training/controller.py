@@ -240,7 +240,7 @@ def train_and_evaluate(config, model_dir, train_images, test_images,
   strategy = strategy or tf.distribute.get_strategy()
   distribute.per_replica_batch_size(config.batch_size, strategy)
   folder = run_folder.RunFolder(model_dir)
-  folder.start(config, write=distribute.is_chief(strategy))
+  config = folder.start(config, write=distribute.is_chief(strategy))
   logging.info("Training under %s.", distribute.describe(strategy))
   trainer = trainer_lib.Trainer(config, strategy, train_images)
   controller = Controller(trainer, folder, strategy, config)

@@ -55,6 +55,11 @@ def load_config(model_dir):
   fields = {f.name for f in dataclasses.fields(config_lib.TrainConfig)}
   # Runs from before architectures existed trained the tutorial's.
   values.setdefault("architecture", "tutorial")
+  # Runs from before the factor was recorded trained with their
+  # architecture's factor of then: 10 for `improved`, no prior Adam (1) for
+  # `tutorial`.
+  values.setdefault("prior_learning_rate_factor",
+                    10. if values["architecture"] == "improved" else 1.)
   return config_lib.TrainConfig(
       **{k: v for k, v in values.items() if k in fields})
 
@@ -97,15 +102,22 @@ class RunFolder:
       write: Whether this task writes the folder (on several workers, the
         chief only): then the folder is made and `config.json` (re)written.
 
+    Returns:
+      `config` as the run trains with it (`TrainConfig.resolve`): where it
+      leaves a setting to the architecture, a resumed run keeps its own.
+
     Raises:
       ValueError: the folder holds a run with other `FIXED_SETTINGS`.
     """
     if write:
       self._path.mkdir(parents=True, exist_ok=True)
-    if self.config_file.exists():
-      config_lib.check_same_settings(self.load_config(), config, self._path)
+    saved = self.load_config() if self.config_file.exists() else None
+    config = config.resolve(saved)
+    if saved is not None:
+      config_lib.check_same_settings(saved, config, self._path)
     if write:
       write_json(self.config_file, dataclasses.asdict(config))
+    return config
 
   def latest_checkpoint(self):
     """The path of the newest checkpoint, or `None` if there is none."""

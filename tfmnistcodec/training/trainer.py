@@ -45,11 +45,12 @@ def make_optimizer(learning_rate):
 def make_prior_optimizer(config):
   """The prior's own Adam, or `None` where the architecture has none.
 
-  Only architectures whose prior learns faster than the transforms
-  (`prior_learning_rate_factor` other than 1) have one; otherwise one Adam
-  updates every variable, as in the tutorial.
+  Only runs whose prior learns faster than the transforms
+  (`config.prior_learning_rate_factor`, by default the architecture's, other
+  than 1) have one; otherwise one Adam updates every variable, as in the
+  tutorial.
   """
-  factor = model.get_architecture(config.architecture).prior_learning_rate_factor
+  factor = config.resolve().prior_learning_rate_factor
   if factor == 1:
     return None
   return make_optimizer(config.learning_rate * factor)
@@ -178,6 +179,7 @@ class Trainer:
       strategy: The `tf.distribute.Strategy` to train under.
       train_images: uint8 `[N, 28, 28, 1]` tensor of the training digits.
     """
+    config = config.resolve()
     self._config = config
     self._strategy = strategy
     self._train_images = train_images
@@ -294,7 +296,7 @@ class Trainer:
     self._optimizer.learning_rate.assign(rate)
     if self._prior_optimizer is not None:
       self._prior_optimizer.learning_rate.assign(
-          rate * self._codec.architecture.prior_learning_rate_factor)
+          rate * self._config.prior_learning_rate_factor)
 
   def _compiled_steps(self, iterator, num_steps):
     # Sums over digits (the last batch of an epoch is smaller).
