@@ -54,9 +54,11 @@ class TrainConfig:
     if not self.lmbda > 0:
       raise contract.UserValueError(
           f"lmbda must be positive, got {self.lmbda}.")
-    for name in ("learning_rate", "prior_learning_rate_factor"):
-      value = getattr(self, name)
-      if value is not None and not value > 0:
+    for name, value in (("learning_rate", self.learning_rate),
+                        ("prior_learning_rate_factor",
+                         1. if self.prior_learning_rate_factor is None else
+                         self.prior_learning_rate_factor)):
+      if not value > 0:
         raise contract.UserValueError(
             f"{name} must be positive, got {value}.")
     for name in ("latent_dims", "epochs", "batch_size", "steps_per_loop",
