@@ -54,13 +54,13 @@ class TrainConfig:
     if not self.lmbda > 0:
       raise contract.UserValueError(
           f"lmbda must be positive, got {self.lmbda}.")
-    for name, value in (("learning_rate", self.learning_rate),
-                        ("prior_learning_rate_factor",
-                         1. if self.prior_learning_rate_factor is None else
-                         self.prior_learning_rate_factor)):
-      if not value > 0:
-        raise contract.UserValueError(
-            f"{name} must be positive, got {value}.")
+    if not self.learning_rate > 0:
+      raise contract.UserValueError(
+          f"learning_rate must be positive, got {self.learning_rate}.")
+    factor = self.prior_learning_rate_factor
+    if factor is not None and not factor > 0:
+      raise contract.UserValueError(
+          f"prior_learning_rate_factor must be positive, got {factor}.")
     for name in ("latent_dims", "epochs", "batch_size", "steps_per_loop",
                  "eval_batch_size"):
       if getattr(self, name) < 1:
