@@ -296,7 +296,7 @@ def _flip_search(synthesis_transform, prior, images, latents, lmbda, rounds,
   loss = functools.partial(quantized_loss, synthesis_transform, prior)
 
   def bits(values):
-    return entropy.log_probs(prior, values) / -math.log(2.)
+    return prior.distribution().log_prob(values) / -math.log(2.)
 
   def flip(images, y_hat, other, current):
     """One round for some digits: their latents, other neighbours, costs."""
