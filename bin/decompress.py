@@ -25,6 +25,7 @@ from absl import logging
 from tfmnistcodec import cli
 from tfmnistcodec.files import atomic
 from tfmnistcodec.files import codecfile
+from tfmnistcodec.files import container
 from tfmnistcodec.files import imageio
 
 _MODEL = flags.DEFINE_string(
@@ -49,8 +50,11 @@ def main(argv):
     data = imageio.read_file(path)
     atomic.check_output(_OUTPUT.value, inputs=[path, _MODEL.value],
                         folder=not to_npy)
-    codec = codecfile.FileCodec(_MODEL.value)
     try:
+      # The file's own checks (container, checksum) before TensorFlow starts
+      # for the model: a broken file is refused at once.
+      container.unpack(data)
+      codec = codecfile.FileCodec(_MODEL.value)
       count, chunks = codec.decompress_chunks(data, digits=digits,
                                               call=cli.interruptible)
       writer = (imageio.NpyWriter(_OUTPUT.value, count) if to_npy else

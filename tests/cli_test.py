@@ -49,6 +49,16 @@ class UserErrorsTest(tf.test.TestCase, parameterized.TestCase):
       with cli.user_errors():
         raise error("a bug")
 
+  def test_a_lost_worker_becomes_one_line(self):
+    with self.assertRaises(SystemExit) as raised:
+      with cli.user_errors():
+        raise tf.errors.UnavailableError(None, None, "socket closed")
+    self.assertStartsWith(raised.exception.code,
+                          "error: lost contact with another worker")
+    with self.assertRaises(tf.errors.InternalError):  # Another one: a bug.
+      with cli.user_errors():
+        raise tf.errors.InternalError(None, None, "a bug")
+
   def test_library_checks_raise_the_family(self):
     with self.assertRaisesRegex(contract.UserValueError, "--lmbdas: 'x' is"):
       cli.positive_float("x", "--lmbdas")

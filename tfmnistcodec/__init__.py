@@ -22,7 +22,10 @@ signature names):
 Importing the package imports nothing else: the names below load their
 module on first use, so `tfmnistcodec.files.container`,
 `tfmnistcodec.study.bdrate` and `tfmnistcodec.study.classical` work without
-TensorFlow. The module paths from before the folders (`tfmnistcodec.codecfile`,
+TensorFlow; `cli`, `files.atomic`, `files.codecfile` (until a `FileCodec` is
+made), `files.imageio` and `files.imagewriters` import without it too, so
+`bin/compress.py` and `bin/decompress.py` refuse bad arguments before it
+starts. The module paths from before the folders (`tfmnistcodec.codecfile`,
 `tfmnistcodec.container`, ...) keep working as aliases of the new ones.
 """
 

@@ -1,7 +1,10 @@
 """What the absl binaries in bin/ share: training flags and error handling.
 
 Binaries stay thin: they define flags here, turn them into plain values, and
-call the library. Library modules never read flags.
+call the library. Library modules never read flags. Importing this module
+does not import TensorFlow (the training helpers import it when called), so
+`bin/compress.py` and `bin/decompress.py` refuse a bad input, output or file
+in a fraction of a second instead of after TensorFlow's start-up.
 """
 
 import contextlib
@@ -13,17 +16,8 @@ import time
 
 from absl import flags
 from absl import logging
-import tensorflow as tf
 
 from tfmnistcodec import contract
-from tfmnistcodec.core import model
-from tfmnistcodec import data
-from tfmnistcodec import export
-from tfmnistcodec.files import atomic
-from tfmnistcodec.study import evaluation
-from tfmnistcodec import training
-from tfmnistcodec.training import distribute
-from tfmnistcodec.training import run_folder
 
 __all__ = [
     "SAVED_MODEL_DIR", "define_training_flags", "train_config_from_flags",
@@ -32,7 +26,7 @@ __all__ = [
 ]
 
 # Where a run keeps its SavedModel, inside --model_dir.
-SAVED_MODEL_DIR = evaluation.SAVED_MODEL_DIR
+SAVED_MODEL_DIR = contract.SAVED_MODEL_DIR
 
 # Errors that come from what the user asked for (the library's
 # `contract.UserError` family) or from the machine (a full disk, a read-only
@@ -48,6 +42,9 @@ def define_training_flags(single_run=True):
     single_run: Whether to define --model_dir and --lmbda, which a sweep
       (many runs) sets per run instead.
   """
+  # pylint: disable=g-import-not-at-top  # TensorFlow, when training.
+  from tfmnistcodec import training
+  from tfmnistcodec.core import model
   defaults = training.TrainConfig()
   if single_run:
     flags.DEFINE_string(
@@ -99,6 +96,7 @@ def define_training_flags(single_run=True):
 
 
 def train_config_from_flags():
+  from tfmnistcodec import training  # pylint: disable=g-import-not-at-top
   f = flags.FLAGS
   return training.TrainConfig(
       lmbda=f["lmbda"].value if "lmbda" in f else training.TrainConfig.lmbda,
@@ -135,6 +133,12 @@ def train_and_export(config, model_dir, dataset="mnist", data_dir=None,
     `(codec, saved_model_path, history)`; `saved_model_path` is `None` on a
     worker that is not the chief, which exports nothing.
   """
+  # pylint: disable=g-import-not-at-top  # TensorFlow, when training.
+  from tfmnistcodec import data
+  from tfmnistcodec import export
+  from tfmnistcodec import training
+  from tfmnistcodec.training import distribute
+  from tfmnistcodec.training import run_folder
   # First: MultiWorkerMirroredStrategy must configure TensorFlow's runtime
   # before anything else uses it.
   strategy = distribute.make_strategy(strategy)
@@ -219,7 +223,9 @@ def user_errors():
     yield
   except USER_ERRORS as e:
     sys.exit(f"error: {e}")
-  except tf.errors.UnavailableError:
+  except Exception as e:  # pylint: disable=broad-except  # Re-raised below.
+    if not _lost_a_worker(e):
+      raise
     # Under multi_worker: a worker died or cannot be reached, and TensorFlow
     # aborted the collective ops; its log above names the worker.
     sys.exit("error: lost contact with another worker (see TensorFlow's log "
@@ -236,6 +242,12 @@ def user_errors():
       sys.stderr.flush()
       os._exit(128 + signum)  # pylint: disable=protected-access
     sys.exit(128 + signum)
+
+
+def _lost_a_worker(error):
+  # Only TensorFlow raises it, so only a program that imported it can.
+  tf = sys.modules.get("tensorflow")
+  return tf is not None and isinstance(error, tf.errors.UnavailableError)
 
 
 class Progress:

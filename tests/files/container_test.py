@@ -179,8 +179,14 @@ class ContainerTest(tf.test.TestCase, parameterized.TestCase):
 class LayoutTest(tf.test.TestCase, parameterized.TestCase):
   """The file format and the package import without TensorFlow."""
 
+  # The modules of bin/compress.py and bin/decompress.py too: they refuse
+  # bad inputs, outputs and files before TensorFlow's start-up.
   @parameterized.parameters("tfmnistcodec", "tfmnistcodec.files.container",
-                            "tfmnistcodec.container", "tfmnistcodec.contract")
+                            "tfmnistcodec.container", "tfmnistcodec.contract",
+                            "tfmnistcodec.cli", "tfmnistcodec.files.atomic",
+                            "tfmnistcodec.files.codecfile",
+                            "tfmnistcodec.files.imageio",
+                            "tfmnistcodec.files.imagewriters")
   def test_imports_without_tensorflow(self, module):
     loaded = testing_utils.modules_loaded_by(module)
     self.assertIn("tfmnistcodec", loaded)

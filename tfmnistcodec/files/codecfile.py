@@ -20,11 +20,10 @@ that fails the range decoder's sanity check is named by its digit's index.
 Every such problem raises `CodecFileError` (a `ValueError`).
 """
 
+import importlib
 import pathlib
 
 import numpy as np
-import tensorflow as tf
-import tensorflow_compression  # pylint: disable=unused-import  # Coder ops.
 
 from tfmnistcodec import contract
 from tfmnistcodec.files import container
@@ -46,6 +45,19 @@ ENCODERS = contract.ENCODERS
 # encoders' are looked up when asked for.
 _SIGNATURES = ("compress", "decompress", "fingerprint", "compress_stream",
                "decompress_stream")
+
+
+def _tensorflow():
+  """TensorFlow, imported for a `FileCodec`, not with this module.
+
+  So the binaries refuse a bad input, output or file in a fraction of a
+  second, before TensorFlow's seconds of start-up (`imageio` and
+  `imagewriters` use this module's checks). tensorflow_compression registers
+  the range coding ops of SavedModels exported before the stock-op coder.
+  """
+  tf = importlib.import_module("tensorflow")
+  importlib.import_module("tensorflow_compression")
+  return tf
 
 
 def _call(fn, *args, **kwargs):
@@ -80,7 +92,10 @@ class FileCodec:
 
   def __init__(self, saved_model_dir):
     path = pathlib.Path(saved_model_dir)
-    if not path.is_dir() or not tf.saved_model.contains_saved_model(str(path)):
+    if not path.is_dir():
+      raise FileNotFoundError(f"{path} is not a SavedModel folder.")
+    tf = _tensorflow()
+    if not tf.saved_model.contains_saved_model(str(path)):
       raise FileNotFoundError(f"{path} is not a SavedModel folder.")
     self._path = path
     self._loaded = tf.saved_model.load(str(path))
@@ -139,6 +154,7 @@ class FileCodec:
     if mode not in MODES:
       raise contract.UserValueError(
           f"unknown mode {mode!r}; one of {', '.join(MODES)}.")
+    tf = _tensorflow()
     compress = self._encoder(encoder, mode)
     if mode == STREAMS:
       batch_size = container.MAX_STREAM_DIGITS
@@ -216,6 +232,7 @@ class FileCodec:
     return stop - start, chunks
 
   def _decode_streams(self, contents, start, stop, call):
+    tf = _tensorflow()
     per_stream = contents.stream_digits
     counts = contents.digits_per_string()
     for i in range(start // per_stream, -(-stop // per_stream)):
@@ -232,6 +249,7 @@ class FileCodec:
       yield images.numpy()[max(start - first, 0):stop - first]
 
   def _decode_strings(self, strings, start, stop, batch_size, call):
+    tf = _tensorflow()
     for first in range(start, stop, batch_size):
       batch = strings[first:min(first + batch_size, stop)]
       try:
@@ -248,6 +266,7 @@ class FileCodec:
         raise
 
   def _decode(self, strings):
+    tf = _tensorflow()
     return self._signatures["decompress"](
         strings=tf.constant(strings, tf.string))["images"].numpy()
 
