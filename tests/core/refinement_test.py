@@ -115,8 +115,8 @@ class RefinementTest(_TrainedCodecTestCase):
     whole = self.refine(10, chunk_size=None)
     rounded = tf.round(self.y).numpy()
     self.assertGreater(np.sum(np.any(whole.numpy() != rounded, axis=1)), 0)
-    # Chunks of one digit run traced: eagerly, each of its hundreds of
-    # passes would be a Python step (20 s).
+    # Chunks of one digit run traced: eagerly, each of their hundreds of
+    # passes is a Python step (26 s of the suite, beside another worker).
     for chunk_size, traced in [(1, True), (5, False), (64, False),
                                (1000, False), (5, True)]:
       with self.subTest(chunk_size=chunk_size, traced=traced):
