@@ -139,7 +139,7 @@ class CodecModule(tf.Module):
 
   @tf.function(input_signature=[
       tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8, name="images")
-  ])
+  ], autograph=False)
   def compress(self, images):
     """uint8 images `[N, 28, 28, 1]` -> one string per digit, and its bits.
 
@@ -154,7 +154,7 @@ class CodecModule(tf.Module):
 
   @tf.function(input_signature=[
       tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8, name="images")
-  ])
+  ], autograph=False)
   def compress_fast(self, images):
     """Like `compress`, with no latent refinement: the fast path.
 
@@ -188,7 +188,7 @@ class CodecModule(tf.Module):
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name="strings")
-  ])
+  ], autograph=False)
   def decompress(self, strings):
     """Strings `[N]` from `compress` -> uint8 images `[N, 28, 28, 1]`.
 
@@ -202,7 +202,7 @@ class CodecModule(tf.Module):
 
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name="strings")
-  ])
+  ], autograph=False)
   def decompress_unchecked(self, strings):
     """Like `decompress`, but any bytes decode: no sanity check.
 
@@ -217,7 +217,7 @@ class CodecModule(tf.Module):
 
   @tf.function(input_signature=[
       tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8, name="images")
-  ])
+  ], autograph=False)
   def compress_stream(self, images):
     """uint8 images `[N, 28, 28, 1]` -> one range-coded string for all.
 
@@ -233,7 +233,7 @@ class CodecModule(tf.Module):
 
   @tf.function(input_signature=[
       tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8, name="images")
-  ])
+  ], autograph=False)
   def compress_stream_fast(self, images):
     """Like `compress_stream`, with no latent refinement: the fast path.
 
@@ -258,7 +258,7 @@ class CodecModule(tf.Module):
   @tf.function(input_signature=[
       tf.TensorSpec([], tf.string, name="string"),
       tf.TensorSpec([], tf.int32, name="count"),
-  ])
+  ], autograph=False)
   def decompress_stream(self, string, count):
     """A string from `compress_stream` and its digit count -> `[count, ...]`.
 
@@ -318,7 +318,7 @@ class CodecModule(tf.Module):
     return {name: getattr(self, aliases.get(name, name))
             for name in SIGNATURES}
 
-  @tf.function(input_signature=[])
+  @tf.function(input_signature=[], autograph=False)
   def fingerprint(self):
     """The decoder's fingerprint, in hex (`FINGERPRINT_BYTES` bytes)."""
     return dict(fingerprint=tf.constant(self.fingerprint_hex))
