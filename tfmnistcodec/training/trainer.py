@@ -144,7 +144,8 @@ def _eval_step(codec):
   # than validation itself.
   return tf.function(
       lambda images: loss_lib.rate_distortion(codec, images),
-      input_signature=[tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8)])
+      input_signature=[tf.TensorSpec([None, *loss_lib.IMAGE_SHAPE], tf.uint8)],
+      autograph=False)
 
 
 def _mean_metrics(step, images, lmbda, batch_size):
@@ -304,8 +305,9 @@ class Trainer:
     for _ in tf.range(num_steps):
       noise_seed = tf.random.experimental.stateless_fold_in(
           self._noise_key, self._optimizer.iterations)
-      per_replica = self._strategy.run(self._replica_step,
-                                       args=(next(iterator), noise_seed))
+      per_replica = self._strategy.run(
+          tf.autograph.experimental.do_not_convert(self._replica_step),
+          args=(next(iterator), noise_seed))
       totals += self._strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica,
                                       axis=None)
     return dict(loss=totals[0], rate=totals[1], distortion=totals[2]), totals[3]
