@@ -305,6 +305,8 @@ class Trainer:
     for _ in tf.range(num_steps):
       noise_seed = tf.random.experimental.stateless_fold_in(
           self._noise_key, self._optimizer.iterations)
+      # Only this loop needs autograph: the step has no Python control flow
+      # on tensors, and converting it and all it calls took a second.
       per_replica = self._strategy.run(
           tf.autograph.experimental.do_not_convert(self._replica_step),
           args=(next(iterator), noise_seed))
