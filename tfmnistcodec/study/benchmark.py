@@ -218,6 +218,8 @@ def benchmark(train_images, test_images, repeats, epochs, batch_calls,
       of the last training run.
     file_digits: Input sizes for `benchmark_files` (none: skipped).
   """
+  # A wrong `model` is refused before minutes of training.
+  saved_model = evaluation.find_saved_model(model) if model else None
   result = dict(
       machine=dict(processor=platform.processor() or platform.machine(),
                    cpus=os.cpu_count(),
@@ -228,9 +230,7 @@ def benchmark(train_images, test_images, repeats, epochs, batch_calls,
       result["training"] = benchmark_training(train_images, test_images,
                                               workdir, repeats, epochs)
       result["peak_rss_mib_after_training"] = peak_rss_mib()
-    if model:
-      saved_model = evaluation.find_saved_model(model)
-    else:
+    if not model:
       saved_model = os.path.join(workdir, contract.SAVED_MODEL_DIR)
       codec, config = training.restore_codec(
           os.path.join(workdir, f"run_{repeats - 1}"))
