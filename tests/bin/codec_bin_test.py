@@ -28,15 +28,22 @@ pytestmark = pytest.mark.slow
 
 BIN = testing_utils.REPO / "bin"
 
-# Prints the hex of each `compress_fast` string of a .npy's digits.
-_COMPRESS_FAST = """
+# Prints the hex of each `compress_fast` string of a .npy's digits, then
+# decodes each .tmnc file given after them to PREFIX<i>.npy.
+_FAST_AND_DECODED = """
 import sys
 import numpy as np
 import tensorflow as tf
-model = tf.saved_model.load(sys.argv[1])
+from tfmnistcodec.files import codecfile
+saved_model, digits, prefix, *files = sys.argv[1:]
+model = tf.saved_model.load(saved_model)
 strings = model.signatures["compress_fast"](
-    images=tf.constant(np.load(sys.argv[2])))["strings"]
+    images=tf.constant(np.load(digits)))["strings"]
 print(" ".join(s.hex() for s in strings.numpy()))
+codec = codecfile.FileCodec(saved_model)
+for i, path in enumerate(files):
+  with open(path, "rb") as f:
+    np.save(f"{prefix}{i}.npy", codec.decompress(f.read()))
 """
 
 
@@ -123,10 +130,16 @@ class CodecBinTest(tf.test.TestCase):
     work = self.new_dir()
     for mode in codecfile.MODES:
       coded = os.path.join(work, f"{mode}.tmnc")
-      result = self.run_bin("compress.py", f"--model={self.model}",
-                            f"--mode={mode}", f"--output={coded}",
-                            self.idx_gz)
-      self.assertEqual(result.returncode, 0, result.stderr)
+      if mode == codecfile.STREAMS:
+        # bin/compress.py's default mode, which the round trip runs: this
+        # file is written here, without another process.
+        with open(coded, "wb") as f:
+          f.write(codecfile.FileCodec(self.model).compress(self.images)[0])
+      else:
+        result = self.run_bin("compress.py", f"--model={self.model}",
+                              f"--mode={mode}", f"--output={coded}",
+                              self.idx_gz)
+        self.assertEqual(result.returncode, 0, result.stderr)
       with self.subTest(mode):
         out = os.path.join(work, f"{mode}.npy")
         result = self.run_bin("decompress.py", f"--model={self.model}",
@@ -150,12 +163,13 @@ class CodecBinTest(tf.test.TestCase):
 
   def test_default_architecture_with_and_without_onednn(self):
     # The default architecture refines each digit's latents in `compress`: a
-    # trained one, through the binaries, in processes with TensorFlow's
+    # trained one, through bin/compress.py, in processes with TensorFlow's
     # oneDNN kernels off (its default on AMD CPUs) and on. What README
     # ("Files of digits") promises: the same kernels give the same bytes in
     # every process; `compress_fast` gives the same strings with both; the
     # search may end elsewhere with the other kernels, and a file decodes
-    # with either to pixels at most one grey level apart.
+    # with either to pixels at most one grey level apart (decoded by one
+    # process per kernel setting, which also prints its `compress_fast`).
     work = self.new_dir()
     improved = os.path.join(work, "improved")
     codec, lmbda = testing_utils.trained_codec()
@@ -165,37 +179,35 @@ class CodecBinTest(tf.test.TestCase):
     fast = loaded.signatures["compress_fast"](images=self.images)["strings"]
     self.assertTrue(np.any(strings.numpy() != fast.numpy()))  # It searched.
     np.save(os.path.join(work, "digits.npy"), self.images)
-    fast_strings = {}
     files = {}
-    for onednn in ("0", "1"):
-      env = dict(TF_ENABLE_ONEDNN_OPTS=onednn)
-      result = testing_utils.run_python(
-          ["-c", _COMPRESS_FAST, improved, os.path.join(work, "digits.npy")],
-          env=env)
-      self.assertEqual(result.returncode, 0, result.stderr)
-      fast_strings[onednn] = result.stdout
-      for run in ("a", "b") if onednn == "0" else ("a",):
+    for onednn, runs in (("0", "ab"), ("1", "a")):
+      for run in runs:
         coded = os.path.join(work, f"onednn_{onednn}{run}.tmnc")
         result = self.run_bin("compress.py", f"--model={improved}",
-                              f"--output={coded}", self.idx_gz, env=env)
+                              f"--output={coded}", self.idx_gz,
+                              env=dict(TF_ENABLE_ONEDNN_OPTS=onednn))
         self.assertEqual(result.returncode, 0, result.stderr)
         with open(coded, "rb") as f:
           files[onednn + run] = f.read()
     self.assertEqual(files["0a"], files["0b"])
+    fast_strings, decoded = {}, {}
+    for onednn in ("0", "1"):
+      prefix = os.path.join(work, f"decoded_by_{onednn}_")
+      result = testing_utils.run_python(
+          ["-c", _FAST_AND_DECODED, improved, os.path.join(work, "digits.npy"),
+           prefix, *(os.path.join(work, f"onednn_{written}a.tmnc")
+                     for written in ("0", "1"))],
+          env=dict(TF_ENABLE_ONEDNN_OPTS=onednn))
+      self.assertEqual(result.returncode, 0, result.stderr)
+      fast_strings[onednn] = result.stdout
+      for i, written in enumerate(("0", "1")):
+        decoded[written, onednn] = np.load(f"{prefix}{i}.npy").astype(np.int32)
+        self.assertEqual(decoded[written, onednn].shape, (30, 28, 28, 1))
     self.assertEqual(fast_strings["0"], fast_strings["1"])
     self.assertEqual(fast_strings["0"].split(), [s.hex() for s in fast.numpy()])
     for written in ("0", "1"):
-      decoded = {}
-      for onednn in ("0", "1"):
-        out = os.path.join(work, f"decoded_{written}_{onednn}.npy")
-        result = self.run_bin(
-            "decompress.py", f"--model={improved}", f"--output={out}",
-            os.path.join(work, f"onednn_{written}a.tmnc"),
-            env=dict(TF_ENABLE_ONEDNN_OPTS=onednn))
-        self.assertEqual(result.returncode, 0, result.stderr)
-        decoded[onednn] = np.load(out).astype(np.int32)
-        self.assertEqual(decoded[onednn].shape, (30, 28, 28, 1))
-      self.assertAllInRange(decoded["0"] - decoded["1"], -1, 1)
+      self.assertAllInRange(
+          decoded[written, "0"] - decoded[written, "1"], -1, 1)
 
   def test_encoder_flag(self):
     # --encoder=fast codes a searching model's rounded latents: the bytes
