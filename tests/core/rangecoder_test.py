@@ -1,5 +1,7 @@
 """Tests of the stock-op range coder against tensorflow-compression's ops."""
 
+import functools
+
 from absl.testing import parameterized
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 from tensorflow_compression.python.ops import gen_ops
 
+from tfmnistcodec.core import range_encoder
 from tfmnistcodec.core import rangecoder
 
 
@@ -77,13 +80,19 @@ class RangeCoderTest(tf.test.TestCase, parameterized.TestCase):
     handle = gen_ops.create_range_encoder([2000], flat[None])
     handle = gen_ops.entropy_encode_channel(handle, values)
     want = gen_ops.entropy_encode_finalize(handle).numpy()
-    pieces, counts, _ = coder._encode_many(  # pylint: disable=protected-access
-        values, 1000, coder.cdf, coder.escape, coder.offset)
+    tables = coder.cdf, coder.escape, coder.offset
+    pieces, counts, _ = tf.function(functools.partial(
+        range_encoder._encode_values,  # pylint: disable=protected-access
+        precision=coder.precision), jit_compile=True)(values, 1000, *tables)
     runs = counts.numpy()[:, 2:-2:5]
     of_ff = runs * (pieces.numpy()[:, 2:-2:5] == 0xFF)
     lanes = np.flatnonzero(runs.max(1))
     self.assertGreater(of_ff.max(), 0)  # Runs of either byte occur.
     self.assertGreater((runs - of_ff).max(), 0)
+    # The 16-bit-word form flags exactly those lanes, to code them again.
+    flagged = coder._encode_many(  # pylint: disable=protected-access
+        values, 1000, *tables)[3]
+    self.assertAllEqual(np.flatnonzero(flagged), lanes)
     self.assertAllEqual(coder.encode(values), want)
     self.assertAllEqual(coder.encode(values[lanes[:16]]), want[lanes[:16]])
     for lane in lanes:

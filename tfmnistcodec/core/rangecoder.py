@@ -47,6 +47,7 @@ from tfmnistcodec.core.range_encoder import _encode_values
 from tfmnistcodec.core.range_encoder import _events
 from tfmnistcodec.core.range_encoder import _pack
 from tfmnistcodec.core.range_encoder import _strings
+from tfmnistcodec.core.range_encoder import _words_to_strings
 
 __all__ = ["RangeCoder", "tables_from_tfc"]
 
@@ -150,7 +151,7 @@ class RangeCoder(tf.Module):
     self._encode_few = self._compiled(functools.partial(
         _encode_values, precision=self.precision, layout=True), *values)
     self._encode_many = self._compiled(functools.partial(
-        _encode_values, precision=self.precision), *values)
+        _encode_values, precision=self.precision, words=True), *values)
     self._encode_events = self._compiled(
         _encode_events, (matrix, tf.int64), (matrix, tf.int64),
         (matrix, tf.int64), (vector, tf.int32), (scalar, tf.int32))
@@ -187,16 +188,19 @@ class RangeCoder(tf.Module):
       return _strings(data[:lanes], lengths[:lanes]), overflow[:lanes]
 
     def many():
-      """More: packed outside it, where it costs no time per byte."""
-      pieces, counts, overflow = _in_halves(
+      """More: 16-bit words, packed outside it, where it costs no time per
+      byte. Lanes whose delayed carry wrote a run are coded again, below."""
+      words, valid, lengths, runs, overflow = _in_halves(
           lambda half: self._encode_many(half, *tables), padded)
-      return _pack(pieces[:lanes], counts[:lanes]), overflow[:lanes]
+      return (_words_to_strings(words[:lanes], valid[:lanes],
+                                lengths[:lanes]),
+              overflow[:lanes] | runs[:lanes])
 
-    strings, overflow = tf.cond((lanes <= 16) & (m <= _FEW_SYMBOLS), few,
-                                many)
-    # Lanes with a value outside its table were coded clipped: they are
-    # coded again, with the overflow codes' events, and put in place.
-    rows = tf.cast(tf.where(overflow)[:, 0], tf.int32)
+    strings, again = tf.cond((lanes <= 16) & (m <= _FEW_SYMBOLS), few, many)
+    # Lanes with a value outside its table were coded clipped (and a few
+    # others wrote a run of carry bytes): they are coded again, from their
+    # events (the overflow codes' too), and put in place.
+    rows = tf.cast(tf.where(again)[:, 0], tf.int32)
 
     def with_overflow():
       lower, upper, precision, total = _events(
