@@ -91,7 +91,7 @@ class RangeCoderTest(tf.test.TestCase, parameterized.TestCase):
     self.assertGreater((runs - of_ff).max(), 0)
     # The 16-bit-word form flags exactly those lanes, to code them again.
     flagged = coder._encode_many(  # pylint: disable=protected-access
-        values, 1000, *tables)[3]
+        values, 1000, *tables)[2]
     self.assertAllEqual(np.flatnonzero(flagged), lanes)
     self.assertAllEqual(coder.encode(values), want)
     self.assertAllEqual(coder.encode(values[lanes[:16]]), want[lanes[:16]])

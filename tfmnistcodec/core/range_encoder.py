@@ -163,52 +163,20 @@ def _encoder_pieces(writes, base, size1, delay):
   counts = tf.reshape(tf.stack([
       flush, flush, flush * tf.bitwise.right_shift(flushed, 16),
       write_top, write_top], axis=2), [lanes, -1])
-  # Finalize: the shortest bytes that lie in the final interval.
-  upper32 = base + size1
-  mid24 = tf.bitwise.right_shift(base - 1, 24) + 1
-  use24 = mid24 <= tf.bitwise.right_shift(upper32, 24)
-  mid16 = tf.bitwise.right_shift(base - 1, 16) + 1
-  delayed = delay != 0
-  first = tf.where(delayed, tf.bitwise.right_shift(delay, 8),
-                   tf.where(use24, mid24, tf.bitwise.right_shift(mid16, 8)))
-  second = tf.where(delayed, delay, mid16)
-  writes = delayed | (base != 0)
-  second_count = tf.where(
-      delayed, tf.bitwise.bitwise_and(delay, 0xFF) != 0,
-      (base != 0) & ~use24 & (tf.bitwise.bitwise_and(mid16, 0xFF) != 0))
+  first, second, count = _final_bytes(base, size1, delay)
   values = tf.bitwise.bitwise_and(
       tf.concat([values, tf.stack([first, second], 1)], 1), 0xFF)
   counts = tf.concat([counts, tf.cast(
-      tf.stack([writes, second_count], 1), tf.int64)], 1)
+      tf.stack([count > 0, count > 1], 1), tf.int64)], 1)
   return tf.cast(values, tf.int32), tf.cast(counts, tf.int32)
 
 
-def _encoder_words(writes, steps, base, size1, delay):
-  """The loop's writes `[E, lanes, 2]` and final state -> 16-bit words.
+def _final_bytes(base, size1, delay):
+  """The shortest bytes (at most two) that lie in the final interval.
 
-  Most lanes write whole 16-bit words: the top of the interval, a delayed
-  carry's two bytes, and the finalization's (at most two bytes, so the last
-  word may be cut). A delayed carry that waited more than one step also
-  writes a run of 0x00 or 0xFF bytes: those lanes are flagged, for
-  `_encoder_pieces`.
-
-  Returns:
-    int32 `words` `[lanes, 2 E + 1]` and bool `valid` (the words a lane
-    writes, in order, among the others), int32 `lengths` `[lanes]` in bytes,
-    and bool `runs` `[lanes]`.
+  Returns int64 `first`, `second` (bytes in their low 8 bits) and int32
+  `count` (0, 1 or 2), each `[lanes]`.
   """
-  done = (tf.range(tf.shape(writes)[0]) < steps)[:, None, None]
-  writes = tf.where(done, writes, -1)
-  carry, top = writes[:, :, 0], writes[:, :, 1]
-  flushed = tf.bitwise.right_shift(carry, 1)
-  flush = carry >= 0
-  runs = tf.reduce_any(flush & (tf.bitwise.right_shift(flushed, 16) > 0), 0)
-  words = tf.stack([tf.bitwise.bitwise_and(flushed, 0xFFFF), top], 2)
-  valid = tf.stack([flush, top >= 0], 2)
-  lanes = tf.shape(writes)[1]
-  words = tf.reshape(tf.transpose(words, [1, 0, 2]), [lanes, -1])
-  valid = tf.reshape(tf.transpose(valid, [1, 0, 2]), [lanes, -1])
-  # Finalize: the shortest bytes that lie in the final interval.
   upper32 = base + size1
   mid24 = tf.bitwise.right_shift(base - 1, 24) + 1
   use24 = mid24 <= tf.bitwise.right_shift(upper32, 24)
@@ -217,30 +185,52 @@ def _encoder_words(writes, steps, base, size1, delay):
   first = tf.where(delayed, tf.bitwise.right_shift(delay, 8),
                    tf.where(use24, mid24, tf.bitwise.right_shift(mid16, 8)))
   second = tf.where(delayed, delay, mid16)
-  final_bytes = tf.cast(delayed | (base != 0), tf.int32) + tf.cast(
-      tf.where(delayed, tf.bitwise.bitwise_and(delay, 0xFF) != 0,
-               (base != 0) & ~use24 &
-               (tf.bitwise.bitwise_and(mid16, 0xFF) != 0)), tf.int32)
-  final = tf.bitwise.bitwise_or(
+  second_count = tf.where(
+      delayed, tf.bitwise.bitwise_and(delay, 0xFF) != 0,
+      (base != 0) & ~use24 & (tf.bitwise.bitwise_and(mid16, 0xFF) != 0))
+  count = (tf.cast(delayed | (base != 0), tf.int32) +
+           tf.cast(second_count, tf.int32))
+  return first, second, count
+
+
+def _encoder_words(writes, steps, base, size1, delay):
+  """The loop's words `[E, lanes, 2]` (-1: none) and final state -> words.
+
+  In this form a step writes at most two 16-bit words, a delayed carry's
+  two bytes and the top of the interval; the finalization's bytes (at most
+  two) are one more word, cut to its length.
+
+  Returns:
+    int32 `words` `[lanes, 2 E + 1]`, a lane's in order among -1s, and int32
+    `lengths` `[lanes]` in bytes.
+  """
+  done = (tf.range(tf.shape(writes)[0]) < steps)[:, None, None]
+  lanes = tf.shape(writes)[1]
+  words = tf.reshape(tf.transpose(tf.where(done, writes, -1), [1, 0, 2]),
+                     [lanes, -1])
+  first, second, count = _final_bytes(base, size1, delay)
+  final = tf.cast(tf.bitwise.bitwise_or(
       tf.bitwise.left_shift(tf.bitwise.bitwise_and(first, 0xFF), 8),
-      tf.bitwise.bitwise_and(second, 0xFF))
-  words = tf.concat([words, final[:, None]], 1)
-  valid = tf.concat([valid, final_bytes[:, None] > 0], 1)
-  lengths = 2 * tf.reduce_sum(tf.cast(valid[:, :-1], tf.int32),
-                              1) + final_bytes
-  return tf.cast(words, tf.int32), valid, lengths, runs
+      tf.bitwise.bitwise_and(second, 0xFF)), tf.int32)
+  lengths = 2 * tf.reduce_sum(tf.cast(words >= 0, tf.int32), 1) + count
+  words = tf.concat([words, tf.where(count > 0, final, -1)[:, None]], 1)
+  return words, lengths
 
 
-def _words_to_strings(words, valid, lengths):
-  """`_encoder_words` -> one string a lane (outside the compiled code)."""
-  lanes = tf.shape(words)[0]
-  dense = tf.RaggedTensor.from_row_lengths(
-      tf.boolean_mask(words, valid),
-      tf.reduce_sum(tf.cast(valid, tf.int64), 1)).to_tensor()
-  data = tf.reshape(tf.stack([tf.bitwise.right_shift(dense, 8),
-                              tf.bitwise.bitwise_and(dense, 0xFF)], 2),
-                    [lanes, -1])
-  return _strings(data, lengths)
+def _words_to_strings(words, lengths):
+  """`_encoder_words` -> one string a lane (outside the compiled code).
+
+  All lanes' words go into one byte string, in order; each lane's string is
+  cut out of it.
+  """
+  valid = words >= 0
+  flat = tf.boolean_mask(words, valid)
+  data = tf.reshape(tf.stack([tf.bitwise.right_shift(flat, 8),
+                              tf.bitwise.bitwise_and(flat, 0xFF)], 1), [-1])
+  whole, first = _serialized(data)
+  starts = 2 * tf.cumsum(tf.reduce_sum(tf.cast(valid, tf.int32), 1),
+                         exclusive=True)
+  return tf.strings.substr(whole, first + starts, lengths)
 
 
 def _layout(values, counts):
@@ -297,7 +287,9 @@ def _encode_values(values, steps, cdf, escape, offset, precision,
 
   Returns:
     `_encoder_pieces`, `_layout` of them if `layout`, or `_encoder_words`
-    if `words`; and bool `overflow` `[lanes]`.
+    and bool `runs` `[lanes]` (lanes whose delayed carry wrote a run of
+    bytes, which words cannot hold) if `words`; and bool `overflow`
+    `[lanes]`.
   """
   lanes, capacity = tf.shape(values)[0], tf.shape(values)[1]
   channels, width = tf.shape(cdf)[0], tf.shape(cdf)[1]
@@ -312,20 +304,27 @@ def _encode_values(values, steps, cdf, escape, offset, precision,
   flat_cdf = tf.reshape(tf.cast(cdf, tf.int64), [-1])
   precision = tf.cast(precision, tf.int64)
   zero = tf.zeros([lanes], tf.int64)
-  writes = tf.TensorArray(tf.int64, size=capacity, element_shape=[None, 2])
+  writes = tf.TensorArray(tf.int32 if words else tf.int64, size=capacity,
+                          element_shape=[None, 2])
 
-  def body(t, base, size1, delay, writes):
+  def body(t, base, size1, delay, runs, writes):
     base, size1, delay, carry, top = _encoder_step(
         base, size1, delay, tf.gather(flat_cdf, index[t]),
         tf.gather(flat_cdf, index[t] + 1), precision)
-    return t + 1, base, size1, delay, writes.write(
-        t, tf.stack([carry, top], 1))
+    if words:  # The carry's two bytes; a run of carry bytes flags the lane.
+      flushed = tf.bitwise.right_shift(carry, 1)
+      runs |= (carry >= 0) & (tf.bitwise.right_shift(flushed, 16) > 0)
+      carry = tf.where(carry >= 0, tf.bitwise.bitwise_and(flushed, 0xFFFF),
+                       -1)
+    return t + 1, base, size1, delay, runs, writes.write(
+        t, tf.cast(tf.stack([carry, top], 1), writes.dtype))
 
-  _, base, size1, delay, writes = tf.while_loop(
+  _, base, size1, delay, runs, writes = tf.while_loop(
       lambda t, *_: t < steps, body,
-      (tf.constant(0), zero, zero + _MASK32, zero, writes))
+      (tf.constant(0), zero, zero + _MASK32, zero,
+       tf.zeros([lanes], tf.bool), writes))
   if words:
-    return (*_encoder_words(writes.stack(), steps, base, size1, delay),
+    return (*_encoder_words(writes.stack(), steps, base, size1, delay), runs,
             overflow)
   pieces = _encoder_pieces(_written(writes, steps), base, size1, delay)
   return (*(_layout(*pieces) if layout else pieces), overflow)
@@ -372,16 +371,26 @@ def _pack(values, counts):
   return tf.strings.reduce_join(rows, axis=1)
 
 
+def _serialized(data):
+  """uint8-castable bytes (any shape) -> one string holding them, and where.
+
+  `serialize_tensor` of a uint8 tensor holds its bytes, in order, at the end
+  of the string (a `TensorProto`'s `tensor_content`, its last field).
+
+  Returns:
+    The scalar string and the int32 position of the first byte in it.
+  """
+  data = tf.cast(data, tf.uint8)
+  whole = tf.io.serialize_tensor(data)
+  return whole, tf.strings.length(whole) - tf.size(data)
+
+
 def _strings(data, lengths):
   """Bytes `[lanes, W]` (int32) and lengths -> one string a lane.
 
-  `serialize_tensor` of a uint8 matrix holds its bytes, row after row, at the
-  end of the string (a `TensorProto`'s `tensor_content`, its last field): one
-  broadcast `substr` cuts each lane's out. Several times faster than joining
-  one-byte strings.
+  One broadcast `substr` of `_serialized` cuts each lane's out: several
+  times faster than joining one-byte strings.
   """
-  data = tf.cast(data, tf.uint8)
-  flat = tf.io.serialize_tensor(data)
+  whole, first = _serialized(data)
   rows = tf.range(tf.shape(data)[0]) * tf.shape(data)[1]
-  return tf.strings.substr(flat, tf.strings.length(flat) - tf.size(data) + rows,
-                           lengths)
+  return tf.strings.substr(whole, first + rows, lengths)

@@ -190,10 +190,9 @@ class RangeCoder(tf.Module):
     def many():
       """More: 16-bit words, packed outside it, where it costs no time per
       byte. Lanes whose delayed carry wrote a run are coded again, below."""
-      words, valid, lengths, runs, overflow = _in_halves(
+      words, lengths, runs, overflow = _in_halves(
           lambda half: self._encode_many(half, *tables), padded)
-      return (_words_to_strings(words[:lanes], valid[:lanes],
-                                lengths[:lanes]),
+      return (_words_to_strings(words[:lanes], lengths[:lanes]),
               overflow[:lanes] | runs[:lanes])
 
     strings, again = tf.cond((lanes <= 16) & (m <= _FEW_SYMBOLS), few, many)
