@@ -337,7 +337,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(result.stdout.split()[0], "unregistered:")
     self.assertEqual(result.stdout.split()[1:], [])
     # The check saw the coder: its string packing and unpacking.
-    self.assertIn("UnsortedSegmentJoin", result.stderr.split())
+    self.assertIn("SerializeTensor", result.stderr.split())
     self.assertIn("DecodePaddedRaw", result.stderr.split())
     # TensorFlow's own command-line runner runs the signatures.
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")

@@ -11,10 +11,6 @@ import tensorflow as tf
 
 from tfmnistcodec.core.range_common import _MASK32
 
-# One-byte strings, to turn byte values into a string with `reduce_join`.
-_BYTE_STRINGS = [bytes([i]) for i in range(256)]
-
-
 def _bit_length(x):
   """Bits of non-negative int64 `x` (0 for 0): floor(log2(x)) + 1."""
   powers = tf.bitwise.left_shift(tf.constant(1, tf.int64),
@@ -227,10 +223,9 @@ def _words_to_strings(words, lengths):
   flat = tf.boolean_mask(words, valid)
   data = tf.reshape(tf.stack([tf.bitwise.right_shift(flat, 8),
                               tf.bitwise.bitwise_and(flat, 0xFF)], 1), [-1])
-  whole, first = _serialized(data)
   starts = 2 * tf.cumsum(tf.reduce_sum(tf.cast(valid, tf.int32), 1),
                          exclusive=True)
-  return tf.strings.substr(whole, first + starts, lengths)
+  return _substrings(data, starts, lengths)
 
 
 def _layout(values, counts):
@@ -358,39 +353,26 @@ def _encode_events(lower, upper, precision, total, steps):
 
 def _pack(values, counts):
   """Pieces (`values[i]` repeated `counts[i]` times) -> one string a lane."""
-  lanes = tf.shape(values)[0]
-  values, counts = tf.reshape(values, [-1]), tf.reshape(counts, [-1])
-  data = tf.cond(
-      tf.reduce_max(counts) > 1,  # Runs of a carry: rare.
-      lambda: tf.repeat(values, counts),
-      lambda: tf.boolean_mask(values, counts > 0))
-  chars = tf.gather(tf.constant(_BYTE_STRINGS), data)
-  rows = tf.RaggedTensor.from_row_lengths(
-      chars, tf.cast(tf.reduce_sum(tf.reshape(counts, [lanes, -1]), axis=1),
-                     tf.int64))
-  return tf.strings.reduce_join(rows, axis=1)
+  lengths = tf.reduce_sum(counts, axis=1)
+  data = tf.repeat(tf.reshape(values, [-1]), tf.reshape(counts, [-1]))
+  return _substrings(data, tf.cumsum(lengths, exclusive=True), lengths)
 
 
-def _serialized(data):
-  """uint8-castable bytes (any shape) -> one string holding them, and where.
+def _substrings(data, starts, lengths):
+  """Bytes (any shape) -> the strings of `lengths` bytes from `starts`.
 
   `serialize_tensor` of a uint8 tensor holds its bytes, in order, at the end
-  of the string (a `TensorProto`'s `tensor_content`, its last field).
-
-  Returns:
-    The scalar string and the int32 position of the first byte in it.
+  of the string (a `TensorProto`'s `tensor_content`, its last field): one
+  broadcast `substr` of it cuts out every string, several times faster than
+  joining one-byte strings. `starts` count from the first byte of `data`.
   """
   data = tf.cast(data, tf.uint8)
   whole = tf.io.serialize_tensor(data)
-  return whole, tf.strings.length(whole) - tf.size(data)
+  first = tf.strings.length(whole) - tf.size(data)
+  return tf.strings.substr(whole, first + starts, lengths)
 
 
 def _strings(data, lengths):
-  """Bytes `[lanes, W]` (int32) and lengths -> one string a lane.
-
-  One broadcast `substr` of `_serialized` cuts each lane's out: several
-  times faster than joining one-byte strings.
-  """
-  whole, first = _serialized(data)
+  """Bytes `[lanes, W]` (int32) and lengths -> one string a lane."""
   rows = tf.range(tf.shape(data)[0]) * tf.shape(data)[1]
-  return tf.strings.substr(whole, first + rows, lengths)
+  return _substrings(data, rows, lengths)
