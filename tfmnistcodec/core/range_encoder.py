@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tfmnistcodec.core.range_common import _MASK32
 
+
 def _bit_length(x):
   """Bits of non-negative int64 `x` (0 for 0): floor(log2(x)) + 1."""
   powers = tf.bitwise.left_shift(tf.constant(1, tf.int64),
