@@ -1,10 +1,10 @@
 """The encoder half of `rangecoder`: values -> coding events -> bytes.
 
 The integer loops (`_encode_values`, `_encode_events`) run in the compiled
-code; `_layout` lays out bytes there too for few short lanes, while
-`_words_to_strings` (many lanes), `_pack` (lanes coded from their events) and
-`_strings` turn bytes into strings outside it. `rangecoder.RangeCoder` wraps
-them in `tf.function`s and chooses between them.
+code; `_layout` lays out bytes there too for few short lanes, and
+`_encoder_words` turns many lanes' writes into 16-bit words; `range_strings`
+turns bytes into strings outside it. `rangecoder.RangeCoder` wraps them in
+`tf.function`s and chooses between them.
 """
 
 import tensorflow as tf
@@ -214,21 +214,6 @@ def _encoder_words(writes, steps, base, size1, delay):
   return words, lengths
 
 
-def _words_to_strings(words, lengths):
-  """`_encoder_words` -> one string a lane (outside the compiled code).
-
-  All lanes' words go into one byte string, in order; each lane's string is
-  cut out of it.
-  """
-  valid = words >= 0
-  flat = tf.boolean_mask(words, valid)
-  data = tf.reshape(tf.stack([tf.bitwise.right_shift(flat, 8),
-                              tf.bitwise.bitwise_and(flat, 0xFF)], 1), [-1])
-  starts = 2 * tf.cumsum(tf.reduce_sum(tf.cast(valid, tf.int32), 1),
-                         exclusive=True)
-  return _substrings(data, starts, lengths)
-
-
 def _layout(values, counts):
   """Pieces (`_encoder_pieces`) -> int32 bytes `[lanes, 2 E + 2]`, lengths.
 
@@ -350,30 +335,3 @@ def _encode_events(lower, upper, precision, total, steps):
       lambda t, *_: t < steps, body,
       (tf.constant(0), zero, zero + _MASK32, zero, writes))
   return _encoder_pieces(_written(writes, steps), base, size1, delay)
-
-
-def _pack(values, counts):
-  """Pieces (`values[i]` repeated `counts[i]` times) -> one string a lane."""
-  lengths = tf.reduce_sum(counts, axis=1)
-  data = tf.repeat(tf.reshape(values, [-1]), tf.reshape(counts, [-1]))
-  return _substrings(data, tf.cumsum(lengths, exclusive=True), lengths)
-
-
-def _substrings(data, starts, lengths):
-  """Bytes (any shape) -> the strings of `lengths` bytes from `starts`.
-
-  `serialize_tensor` of a uint8 tensor holds its bytes, in order, at the end
-  of the string (a `TensorProto`'s `tensor_content`, its last field): one
-  broadcast `substr` of it cuts out every string, several times faster than
-  joining one-byte strings. `starts` count from the first byte of `data`.
-  """
-  data = tf.cast(data, tf.uint8)
-  whole = tf.io.serialize_tensor(data)
-  first = tf.strings.length(whole) - tf.size(data)
-  return tf.strings.substr(whole, first + starts, lengths)
-
-
-def _strings(data, lengths):
-  """Bytes `[lanes, W]` (int32) and lengths -> one string a lane."""
-  rows = tf.range(tf.shape(data)[0]) * tf.shape(data)[1]
-  return _substrings(data, rows, lengths)

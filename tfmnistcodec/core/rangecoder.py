@@ -32,7 +32,8 @@ overflow), which it reports as a failed sanity check.
 
 This module holds the tables and the `tf.function`s, and chooses the shapes
 to compile for; the encoder's integer loop and byte layout are in
-`range_encoder`, the decoder's loop in `range_decoder`.
+`range_encoder`, its strings are made in `range_strings`, the decoder's loop
+is in `range_decoder`.
 """
 
 import functools
@@ -45,9 +46,9 @@ from tfmnistcodec.core.range_decoder import _decode_loop
 from tfmnistcodec.core.range_encoder import _encode_events
 from tfmnistcodec.core.range_encoder import _encode_values
 from tfmnistcodec.core.range_encoder import _events
-from tfmnistcodec.core.range_encoder import _pack
-from tfmnistcodec.core.range_encoder import _strings
-from tfmnistcodec.core.range_encoder import _words_to_strings
+from tfmnistcodec.core.range_strings import _pack
+from tfmnistcodec.core.range_strings import _strings
+from tfmnistcodec.core.range_strings import _words_to_strings
 
 __all__ = ["RangeCoder", "tables_from_tfc"]
 
