@@ -67,16 +67,26 @@ def define_training_flags(single_run=True):
   flags.DEFINE_enum(
       "architecture", defaults.architecture, list(model.ARCHITECTURES),
       "tutorial: the TensorFlow Compression tutorial's model; improved: a "
-      "deep factorized prior, distortion on clipped outputs, rounded "
-      "latents for the decoder, a decaying learning rate (README).")
+      "deep factorized prior with its own learning rate, distortion on "
+      "clipped outputs, a decaying learning rate, a moving average of the "
+      "variables for validation and export, and a latent search when "
+      "compressing (README).")
   flags.DEFINE_integer("latent_dims", defaults.latent_dims,
                        "Number of latent dimensions.", lower_bound=1)
   flags.DEFINE_integer("epochs", defaults.epochs,
                        "Passes over the training digits.", lower_bound=1)
   flags.DEFINE_integer("batch_size", defaults.batch_size,
                        "Digits per training step.", lower_bound=1)
-  flags.DEFINE_float("learning_rate", defaults.learning_rate,
-                     "Adam's learning rate.", lower_bound=1e-12)
+  flags.DEFINE_float(
+      "learning_rate", None,
+      "Adam's learning rate (default: the architecture's, 1e-3 for tutorial "
+      "and 2e-3 for improved; a resumed run keeps its own).", lower_bound=1e-12)
+  flags.DEFINE_float(
+      "ema_steps", None,
+      "Time constant, in steps, of the moving average of the variables that "
+      "validation and export use; 0: none (default: the architecture's, 0 for "
+      "tutorial and 150 for improved; a resumed run keeps its own).",
+      lower_bound=0.)
   flags.DEFINE_integer(
       "seed", defaults.seed,
       "Seed of the initial variables, the order of the digits and the "
@@ -102,7 +112,7 @@ def train_config_from_flags():
       lmbda=f["lmbda"].value if "lmbda" in f else training.TrainConfig.lmbda,
       architecture=f.architecture, latent_dims=f.latent_dims, epochs=f.epochs,
       batch_size=f.batch_size, learning_rate=f.learning_rate, seed=f.seed,
-      checkpoint_secs=f.checkpoint_secs)
+      checkpoint_secs=f.checkpoint_secs, ema_steps=f.ema_steps)
 
 
 def positive_float(text, what):

@@ -23,26 +23,41 @@ class ConfigTest(tf.test.TestCase):
         config_lib.TrainConfig(**{name: value})
       self.assertEqual(str(raised.exception), message)
 
-  def test_resolve_fills_in_the_prior_learning_rate_factor(self):
-    given = config_lib.TrainConfig(prior_learning_rate_factor=5.)
+  def test_resolve_fills_in_the_architectures_settings(self):
+    given = config_lib.TrainConfig(learning_rate=1e-3,
+                                   prior_learning_rate_factor=5., ema_steps=0.)
     self.assertIs(given.resolve(), given)
     self.assertIs(given.resolve(config_lib.TrainConfig(
-        prior_learning_rate_factor=10.)), given)
-    for architecture, factor in (("improved", 20.), ("tutorial", 1.)):
+        learning_rate=2e-3, prior_learning_rate_factor=10., ema_steps=150.)),
+                  given)
+    for architecture, settings in (
+        ("improved", dict(learning_rate=2e-3, prior_learning_rate_factor=10.,
+                          ema_steps=150.)),
+        ("tutorial", dict(learning_rate=1e-3, prior_learning_rate_factor=1.,
+                          ema_steps=0.))):
       config = config_lib.TrainConfig(architecture=architecture)
+      self.assertIsNone(config.learning_rate)
       self.assertIsNone(config.prior_learning_rate_factor)
-      self.assertEqual(config.resolve(), dataclasses.replace(
-          config, prior_learning_rate_factor=factor))
-    # A run resumed without a factor keeps its own ...
+      self.assertIsNone(config.ema_steps)
+      self.assertEqual(config.resolve(),
+                       dataclasses.replace(config, **settings))
+    # A run resumed without them keeps its own ...
     improved = config_lib.TrainConfig(architecture="improved")
-    old = config_lib.TrainConfig(architecture="improved",
-                                 prior_learning_rate_factor=10.)
-    self.assertEqual(improved.resolve(old).prior_learning_rate_factor, 10.)
+    old = config_lib.TrainConfig(architecture="improved", learning_rate=1e-3,
+                                 prior_learning_rate_factor=20., ema_steps=0.)
+    self.assertEqual(improved.resolve(old), old)
+    # ... one by one: what the resumed run names, it keeps ...
+    self.assertEqual(
+        dataclasses.replace(improved, ema_steps=100.).resolve(old),
+        dataclasses.replace(old, ema_steps=100.))
     # ... unless it is another architecture's, which the check then names.
-    tutorial = config_lib.TrainConfig(architecture="tutorial",
-                                      prior_learning_rate_factor=1.)
-    self.assertEqual(improved.resolve(tutorial).prior_learning_rate_factor,
-                     20.)
+    tutorial = config_lib.TrainConfig(architecture="tutorial").resolve()
+    self.assertEqual(improved.resolve(tutorial), improved.resolve())
+
+  def test_rejects_a_negative_time_constant(self):
+    with self.assertRaisesRegex(ValueError,
+                                r"^ema_steps must be 0 or more, got -1\.0\.$"):
+      config_lib.TrainConfig(ema_steps=-1.)
 
   def test_same_settings_but_epochs_pass(self):
     saved = config_lib.TrainConfig(epochs=1, steps_per_loop=7)

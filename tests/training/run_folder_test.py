@@ -33,9 +33,11 @@ class RunFolderTest(tf.test.TestCase):
     folder = run_folder.RunFolder(self.get_temp_dir() + "/a/b")
     config = config_lib.TrainConfig(latent_dims=8, epochs=2)
     started = folder.start(config)
-    # The factor the run trains with is written, not `None`.
+    # The settings the run trains with are written, not `None`.
     self.assertEqual(started, config.resolve())
-    self.assertEqual(started.prior_learning_rate_factor, 20.)
+    self.assertEqual(started.learning_rate, 2e-3)
+    self.assertEqual(started.prior_learning_rate_factor, 10.)
+    self.assertEqual(started.ema_steps, 150.)
     self.assertEqual(json.loads(folder.config_file.read_text()),
                      dataclasses.asdict(started))
     self.assertEqual(folder.load_config(), started)
@@ -43,26 +45,39 @@ class RunFolderTest(tf.test.TestCase):
 
   def test_a_run_resumed_without_a_factor_keeps_its_own(self):
     folder = run_folder.RunFolder(self.get_temp_dir() + "/factor")
-    folder.start(config_lib.TrainConfig(prior_learning_rate_factor=10.))
+    folder.start(config_lib.TrainConfig(prior_learning_rate_factor=20.))
     started = folder.start(config_lib.TrainConfig(epochs=20))
-    self.assertEqual(started.prior_learning_rate_factor, 10.)
+    self.assertEqual(started.prior_learning_rate_factor, 20.)
     self.assertEqual(folder.load_config(), started)
     with self.assertRaisesRegex(
-        ValueError, r"prior_learning_rate_factor=10\.0 \(now 20\.0\)"):
-      folder.start(config_lib.TrainConfig(prior_learning_rate_factor=20.))
+        ValueError, r"prior_learning_rate_factor=20\.0 \(now 10\.0\)"):
+      folder.start(config_lib.TrainConfig(prior_learning_rate_factor=10.))
+
+  def test_a_run_resumed_keeps_its_learning_rate_and_average(self):
+    folder = run_folder.RunFolder(self.get_temp_dir() + "/rates")
+    folder.start(config_lib.TrainConfig(learning_rate=1e-3, ema_steps=0.))
+    started = folder.start(config_lib.TrainConfig(epochs=20))
+    self.assertEqual((started.learning_rate, started.ema_steps), (1e-3, 0.))
+    with self.assertRaisesRegex(ValueError, r"ema_steps=0\.0 \(now 150\.0\)"):
+      folder.start(config_lib.TrainConfig(ema_steps=150.))
 
   def test_a_config_from_before_the_factor_keeps_the_factor_of_then(self):
     for architecture, factor in (("improved", 10.), ("tutorial", 1.)):
       folder = run_folder.RunFolder(self.get_temp_dir() + "/" + architecture)
       folder.path.mkdir()
+      # Such configs recorded their learning rate, and had no average.
       values = dataclasses.asdict(
-          config_lib.TrainConfig(architecture=architecture))
-      del values["prior_learning_rate_factor"]
+          config_lib.TrainConfig(architecture=architecture,
+                                 learning_rate=1e-3))
+      del values["prior_learning_rate_factor"], values["ema_steps"]
       run_folder.write_json(folder.config_file, values)
-      self.assertEqual(folder.load_config().prior_learning_rate_factor, factor)
-      # Resumed with the defaults, it goes on with that factor.
+      saved = folder.load_config()
+      self.assertEqual(
+          (saved.learning_rate, saved.prior_learning_rate_factor,
+           saved.ema_steps), (1e-3, factor, 0.))
+      # Resumed with the defaults, it goes on with those settings.
       self.assertEqual(folder.start(config_lib.TrainConfig(
-          architecture=architecture)).prior_learning_rate_factor, factor)
+          architecture=architecture)), saved)
 
   def test_start_without_write_makes_nothing(self):
     folder = run_folder.RunFolder(self.get_temp_dir() + "/not_chief")

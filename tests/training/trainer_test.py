@@ -1,8 +1,11 @@
 """Tests of `training.trainer`: the schedule and the `Trainer`'s pieces."""
 
+import math
+
 import tensorflow as tf
 
 from tfmnistcodec import training
+from tfmnistcodec.core import model
 from tfmnistcodec.training import trainer as trainer_lib
 
 import testing_utils
@@ -63,17 +66,17 @@ class TrainerTest(tf.test.TestCase):
     self.assertEqual(trainer.step, 2)
     self.assertEqual(float(digits), 36.)
     self.assertEqual(sorted(sums), ["distortion", "loss", "rate"])
-    rate = trainer_lib.learning_rate(
-        training.TrainConfig(**dict(TINY, architecture="improved")), 7, 8)
+    rate = trainer_lib.learning_rate(training.TrainConfig(
+        **dict(TINY, architecture="improved", learning_rate=1e-3)), 7, 8)
     self.assertEqual(float(optimizer.learning_rate), float(tf.constant(rate)))
     self.assertEqual(float(prior_optimizer.learning_rate),
-                     float(tf.constant(rate * 20)))
+                     float(tf.constant(rate * 10)))
     # A run's own factor, where it has one.
-    trainer = self._trainer(architecture="improved",
-                            prior_learning_rate_factor=10.)
+    trainer = self._trainer(architecture="improved", learning_rate=1e-3,
+                            prior_learning_rate_factor=20.)
     trainer.train(trainer.epoch_batches(0, 2), 7, 1)
     self.assertEqual(float(trainer.checkpoint().prior_optimizer.learning_rate),
-                     float(tf.constant(rate * 10)))
+                     float(tf.constant(rate * 20)))
 
   def test_epoch_dataset_batches_the_epoch_without_autotuning(self):
     trainer = self._trainer()
@@ -98,21 +101,83 @@ class TrainerTest(tf.test.TestCase):
     self.assertIs(trainer.epoch_dataset(0, 0).options().autotune.enabled,
                   False)
 
-  def test_evaluate_matches_the_function(self):
-    trainer = self._trainer()
-    self.assertEqual(
-        trainer.evaluate(self.test_images),
-        training.evaluate(trainer.codec, self.test_images, 500., 64))
+  def test_evaluate_matches_the_function_on_the_result(self):
+    for architecture in ("tutorial", "improved"):
+      trainer = self._trainer(architecture=architecture)
+      trainer.train(trainer.epoch_batches(0, 0), 0, 4)
+      self.assertEqual(
+          trainer.evaluate(self.test_images),
+          training.evaluate(trainer.result_codec, self.test_images, 500., 64))
 
-  def test_plain_codec_copies_every_variable(self):
-    trainer = self._trainer()
-    trainer.train(trainer.epoch_batches(0, 0), 0, 1)
-    copy = trainer.plain_codec()
-    self.assertLen(copy.variables, len(trainer.codec.variables))
-    for a, b in zip(trainer.codec.variables, copy.variables):
-      self.assertIsNot(a, b)
-      self.assertEqual(a.name, b.name)
-      self.assertAllEqual(a, b)
+  def test_plain_codec_copies_every_variable_of_the_result(self):
+    for architecture in ("tutorial", "improved"):
+      trainer = self._trainer(architecture=architecture)
+      trainer.train(trainer.epoch_batches(0, 0), 0, 4)
+      copy = trainer.plain_codec()
+      self.assertLen(copy.variables, len(trainer.result_codec.variables))
+      for a, b in zip(trainer.result_codec.variables, copy.variables):
+        self.assertIsNot(a, b)
+        self.assertEqual(a.name, b.name)
+        self.assertAllEqual(a, b)
+
+
+class MovingAverageTest(tf.test.TestCase):
+
+  def _codecs(self):
+    config = training.TrainConfig(**dict(TINY, architecture="improved"))
+    average = trainer_lib.MovingAverage(config, time_constant=20.)
+    return average, model.Codec(8, seed=5, architecture="improved")
+
+  def test_the_first_update_copies_then_samples_weigh_by_their_steps(self):
+    average, codec = self._codecs()
+    first = [v.numpy() for v in codec.variables]
+    average.update(codec, tf.constant(10, tf.int64))
+    for a, v in zip(average.codec.variables, first):
+      self.assertAllEqual(a, v)
+    self.assertAllClose(average.weight, 1 - math.exp(-10 / 20))
+    for v in codec.variables:
+      v.assign(v + 1.)
+    # The second sample stands for the 30 steps since the first.
+    average.update(codec, tf.constant(40, tf.int64))
+    old, new = math.exp(-30 / 20) * (1 - math.exp(-10 / 20)), 1 - math.exp(
+        -30 / 20)
+    self.assertEqual(int(average.step), 40)
+    for a, v in zip(average.codec.variables, first):
+      self.assertAllClose(a, v + new / (old + new))
+
+  def test_the_trainer_averages_every_10_steps_and_at_each_epoch_end(self):
+    self.assertEqual(trainer_lib.EMA_EVERY, 10)
+    images = tf.constant(testing_utils.synthetic_digits(96, seed=1))
+    config = training.TrainConfig(**dict(TINY, architecture="improved",
+                                         batch_size=8, ema_steps=20.))
+    trainer = trainer_lib.Trainer(config, tf.distribute.get_strategy(),
+                                  images)
+    self.assertEqual(trainer.steps_per_epoch, 12)
+    average = trainer.checkpoint().moving_average
+    self.assertIs(trainer.result_codec, average.codec)
+    iterator = trainer.epoch_batches(0, 0)
+    trainer.train(iterator, 0, 9)
+    self.assertEqual((int(average.step), float(average.weight)), (0, 0.))
+    trainer.train(iterator, 9, 1)
+    # Step 10: the first update copies the variables.
+    self.assertEqual(int(average.step), 10)
+    for a, v in zip(average.codec.variables, trainer.codec.variables):
+      self.assertAllEqual(a, v)
+    trainer.train(iterator, 10, 2)
+    # Step 12 ends the epoch.
+    self.assertEqual(int(average.step), 12)
+    self.assertNotAllClose(average.codec.variables[0],
+                           trainer.codec.variables[0])
+    # The tutorial's keeps no average.
+    trainer = self._trainer_of("tutorial")
+    self.assertIs(trainer.result_codec, trainer.codec)
+    self.assertNotIn("moving_average", dir(trainer.checkpoint()))
+
+  def _trainer_of(self, architecture):
+    config = training.TrainConfig(**dict(TINY, architecture=architecture))
+    return trainer_lib.Trainer(config, tf.distribute.get_strategy(),
+                               tf.constant(testing_utils.synthetic_digits(
+                                   40, seed=1)))
 
 
 if __name__ == "__main__":

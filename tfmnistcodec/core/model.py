@@ -30,6 +30,11 @@ class Architecture:
     clip_distortion: Measure the training distortion on reconstructions
       clipped to [0, 1], as the decoder delivers them (uint8), rather than on
       the raw outputs: a background pixel decoded as -0.2 costs nothing.
+    learning_rate: Adam's learning rate of the transforms, where the run
+      names none (`TrainConfig.learning_rate`). `improved` trains at 2e-3
+      (1e-3 until 2026-12-05): with the moving average below, twice the
+      tutorial's rate reaches a given test loss epochs sooner (BUILD.md,
+      "Training speed").
     decay_learning_rate: After 70% of the steps, decay the learning rate
       exponentially to a tenth of its value at the last step.
     prior_learning_rate_factor: The prior's variables have an Adam of their
@@ -37,10 +42,18 @@ class Architecture:
       variable by about its learning rate per step, whatever the gradient,
       so at 1e-3 the prior needs thousands of steps to narrow from its initial
       width to the latents'; until it has, the rate term dominates the loss
-      and training spends its first epochs on it (README). `improved`'s 20
-      (10 until 2026-12) reaches a given test loss epochs sooner at λ = 2000;
-      30 collapses the latents at λ = 300 (BUILD.md, "Training speed"). A run
-      records the factor it trained with (`TrainConfig.resolve`).
+      and training spends its first epochs on it (README). `improved`'s 10,
+      at twice the tutorial's learning rate, gives its prior 2e-2 (runs
+      started on 2026-12-04 had 20 at 1e-3, the same rate; before, 10 at
+      1e-3); a prior at 3e-2 collapses the latents at λ = 300 (BUILD.md,
+      "Training speed"). A run records the factor it trained with
+      (`TrainConfig.resolve`).
+    ema_steps: Validation and export use an exponential moving average of
+      the variables with this time constant, in steps, where the run names
+      none (`TrainConfig.ema_steps`); 0: the variables as trained. The
+      average smooths out the noise of the steps at a constant learning
+      rate: with it, `improved` reaches a given test loss epochs sooner
+      (BUILD.md, "Training speed").
     refine_steps: Steps of encoder-side latent refinement when compressing
       (`refinement.refine_latents`): the exported `compress` searches each
       digit's latents for a lower rate + lmbda * distortion than the analysis
@@ -56,8 +69,10 @@ class Architecture:
   name: str
   prior: str = "logistic"
   clip_distortion: bool = False
+  learning_rate: float = 1e-3
   decay_learning_rate: bool = False
   prior_learning_rate_factor: float = 1.
+  ema_steps: float = 0.
   refine_steps: int = 0
   flip_rounds: int = 0
   flip_candidates: int = 0
@@ -67,9 +82,9 @@ ARCHITECTURES = {
     a.name: a for a in (
         Architecture("tutorial"),
         Architecture("improved", prior="deep_factorized",
-                     clip_distortion=True, decay_learning_rate=True,
-                     prior_learning_rate_factor=20., flip_rounds=6,
-                     flip_candidates=8),
+                     clip_distortion=True, learning_rate=2e-3,
+                     decay_learning_rate=True, prior_learning_rate_factor=10.,
+                     ema_steps=150., flip_rounds=6, flip_candidates=8),
     )
 }
 # Training's default (`--architecture`): the better one, since it met the

@@ -10,7 +10,11 @@ __all__ = ["TrainConfig", "FIXED_SETTINGS", "check_same_settings"]
 
 # Settings that a run resumed in the same model_dir may not change.
 FIXED_SETTINGS = ("architecture", "lmbda", "latent_dims", "batch_size",
-                  "learning_rate", "seed", "prior_learning_rate_factor")
+                  "learning_rate", "seed", "prior_learning_rate_factor",
+                  "ema_steps")
+# Settings that default to the architecture's (`TrainConfig.resolve`).
+_ARCHITECTURE_SETTINGS = ("learning_rate", "prior_learning_rate_factor",
+                          "ema_steps")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +29,10 @@ class TrainConfig:
     latent_dims: Number of latent dimensions.
     epochs: Passes over the training digits.
     batch_size: Digits per step.
-    learning_rate: Adam's learning rate.
+    learning_rate: Adam's learning rate (of the transforms, where the prior
+      has its own). `None` until `resolve` fills it in: a resumed run's own,
+      else the architecture's (`model.Architecture.learning_rate`: 1e-3 for
+      `tutorial`, 2e-3 for `improved`).
     seed: Seed of the initial variables, the digits' order and the noise.
     steps_per_loop: Steps per compiled call; checkpoints and logs happen only
       between calls.
@@ -36,27 +43,35 @@ class TrainConfig:
       `learning_rate` (1: one Adam for all variables). `None` until `resolve`
       fills it in: a resumed run's own, else the architecture's
       (`model.Architecture.prior_learning_rate_factor`).
+    ema_steps: Time constant, in steps, of the exponential moving average of
+      the variables that validation and export use (0: none, the variables
+      as trained). `None` until `resolve` fills it in, as the factor above
+      (`model.Architecture.ema_steps`).
   """
   architecture: str = model.DEFAULT_ARCHITECTURE
   lmbda: float = 2000.
   latent_dims: int = 50
   epochs: int = 15
   batch_size: int = 128
-  learning_rate: float = 1e-3
+  learning_rate: Optional[float] = None
   seed: int = 0
   steps_per_loop: int = 100
   checkpoint_secs: float = 60.
   eval_batch_size: int = 1000
   prior_learning_rate_factor: Optional[float] = None
+  ema_steps: Optional[float] = None
 
   def __post_init__(self):
     model.get_architecture(self.architecture)  # Raises for unknown names.
     if not self.lmbda > 0:
       raise contract.UserValueError(
           f"lmbda must be positive, got {self.lmbda}.")
-    if not self.learning_rate > 0:
+    if self.learning_rate is not None and not self.learning_rate > 0:
       raise contract.UserValueError(
           f"learning_rate must be positive, got {self.learning_rate}.")
+    if self.ema_steps is not None and not self.ema_steps >= 0:
+      raise contract.UserValueError(
+          f"ema_steps must be 0 or more, got {self.ema_steps}.")
     factor = self.prior_learning_rate_factor
     if factor is not None and not factor > 0:
       raise contract.UserValueError(
@@ -68,27 +83,30 @@ class TrainConfig:
                                       f"{getattr(self, name)}.")
 
   def resolve(self, saved=None):
-    """This config with a `prior_learning_rate_factor`, if it has none.
+    """This config with the settings it left to the architecture filled in.
+
+    `learning_rate`, `prior_learning_rate_factor` and `ema_steps`, where
+    `None`, become `saved`'s, so that a resumed run goes on as it started
+    (if it is of the same architecture; else the settings check names the
+    architecture), or else the architecture's.
 
     Args:
-      saved: The `TrainConfig` of the run this one resumes, or `None`. A run
-        resumed without a factor keeps its own, so that it goes on as it
-        started, if it is of the same architecture (else the settings check
-        names the architecture).
+      saved: The `TrainConfig` of the run this one resumes, or `None`.
 
     Returns:
-      This config if it has a factor, else a copy with `saved`'s or else the
-      architecture's.
+      This config if it leaves nothing open, else a copy with those settings.
     """
-    if self.prior_learning_rate_factor is not None:
-      return self
-    if (saved is not None and saved.architecture == self.architecture and
-        saved.prior_learning_rate_factor is not None):
-      factor = saved.prior_learning_rate_factor
-    else:
-      factor = model.get_architecture(
-          self.architecture).prior_learning_rate_factor
-    return dataclasses.replace(self, prior_learning_rate_factor=factor)
+    architecture = model.get_architecture(self.architecture)
+    same = saved is not None and saved.architecture == self.architecture
+    filled = {}
+    for name in _ARCHITECTURE_SETTINGS:
+      if getattr(self, name) is not None:
+        continue
+      if same and getattr(saved, name) is not None:
+        filled[name] = getattr(saved, name)
+      else:
+        filled[name] = getattr(architecture, name)
+    return dataclasses.replace(self, **filled) if filled else self
 
 
 def check_same_settings(saved, config, model_dir):

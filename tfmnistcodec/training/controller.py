@@ -230,8 +230,9 @@ def train_and_evaluate(config, model_dir, train_images, test_images,
       split evenly across its replicas.
 
   Returns:
-    `(codec, history)`: the trained `model.Codec`, with plain (not
-    distributed) variables, and a list with one dict per epoch completed in
+    `(codec, history)`: the trained `model.Codec` (`Trainer.result_codec`:
+    the moving average of the variables where the run keeps one), with plain
+    (not distributed) variables, and a list with one dict per epoch completed in
     this call (`epoch`, `step`, `train/...`, `eval/...`, `seconds`).
   """
   train_images = tf.convert_to_tensor(train_images)
@@ -248,11 +249,15 @@ def train_and_evaluate(config, model_dir, train_images, test_images,
   history = controller.train(test_images)
   if strategy is not tf.distribute.get_strategy():
     return trainer.plain_codec(), history
-  return trainer.codec, history
+  return trainer.result_codec, history
 
 
 def restore_codec(model_dir):
-  """The codec of the latest checkpoint in model_dir, and its config."""
+  """The codec of the latest checkpoint in model_dir, and its config.
+
+  The codec that validation measured: the moving average of the variables
+  where the run keeps one (`TrainConfig.ema_steps`).
+  """
   config = run_folder.load_config(model_dir)
   codec = model.Codec(config.latent_dims, seed=config.seed,
                       architecture=config.architecture)
@@ -261,5 +266,11 @@ def restore_codec(model_dir):
   if path is None:
     raise FileNotFoundError(f"no checkpoint in {folder.checkpoint_dir}.")
   # Only the codec is needed: the optimizer's state is left unread.
-  tf.train.Checkpoint(codec=codec).read(path).expect_partial()
+  if config.ema_steps:
+    # `Trainer.checkpoint`'s `moving_average` (a `MovingAverage`) holds it.
+    checkpoint = tf.train.Checkpoint(
+        moving_average=tf.train.Checkpoint(codec=codec))
+  else:
+    checkpoint = tf.train.Checkpoint(codec=codec)
+  checkpoint.read(path).expect_partial()
   return codec, config

@@ -60,6 +60,9 @@ def load_config(model_dir):
   # `tutorial`.
   values.setdefault("prior_learning_rate_factor",
                     10. if values["architecture"] == "improved" else 1.)
+  # Runs from before the moving average validated and exported their
+  # variables as trained.
+  values.setdefault("ema_steps", 0.)
   return config_lib.TrainConfig(
       **{k: v for k, v in values.items() if k in fields})
 
