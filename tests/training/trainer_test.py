@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from tfmnistcodec import training
 from tfmnistcodec.core import model
+from tfmnistcodec.training import averaging
 from tfmnistcodec.training import trainer as trainer_lib
 
 import testing_utils
@@ -125,7 +126,7 @@ class MovingAverageTest(tf.test.TestCase):
 
   def _codecs(self):
     config = training.TrainConfig(**dict(TINY, architecture="improved"))
-    average = trainer_lib.MovingAverage(config, time_constant=20.)
+    average = averaging.MovingAverage(config, time_constant=20.)
     return average, model.Codec(8, seed=5, architecture="improved")
 
   def test_the_first_update_copies_then_samples_weigh_by_their_steps(self):
@@ -146,7 +147,7 @@ class MovingAverageTest(tf.test.TestCase):
       self.assertAllClose(a, v + new / (old + new))
 
   def test_the_trainer_averages_every_10_steps_and_at_each_epoch_end(self):
-    self.assertEqual(trainer_lib.EMA_EVERY, 10)
+    self.assertEqual(averaging.EVERY, 10)
     images = tf.constant(testing_utils.synthetic_digits(96, seed=1))
     config = training.TrainConfig(**dict(TINY, architecture="improved",
                                          batch_size=8, ema_steps=20.))

@@ -4,6 +4,8 @@
 - `run_folder`: `RunFolder`, where a run's files live.
 - `trainer`: the optimizers, the learning-rate schedule and `Trainer`, the
   compiled inner steps.
+- `averaging`: `MovingAverage`, the average of the variables that validation
+  and export use where a run keeps one.
 - `controller`: `Controller` (restore, saves, validation, summaries, timing)
   and `train_and_evaluate`, which composes the two.
 - `distribute`: the `tf.distribute` strategies and what each worker writes.

@@ -25,10 +25,9 @@ import tensorflow as tf
 from tfmnistcodec import contract
 from tfmnistcodec.core import loss as loss_lib
 from tfmnistcodec.core import model
+from tfmnistcodec.training import averaging
 
 __all__ = [
-    "EMA_EVERY",
-    "MovingAverage",
     "make_optimizer",
     "make_prior_optimizer",
     "optimizer_groups",
@@ -37,12 +36,6 @@ __all__ = [
     "evaluate",
     "Trainer",
 ]
-
-
-# Steps between two updates of the moving average (`MovingAverage`), which
-# also updates at the end of every epoch: cheaper than every step, and still
-# 15 updates per time constant of `improved`'s 150 steps.
-EMA_EVERY = 10
 
 
 def make_optimizer(learning_rate):
@@ -174,44 +167,6 @@ def _mean_metrics(step, images, lmbda, batch_size):
   return means
 
 
-class MovingAverage(tf.Module):
-  """An exponential moving average of a codec's variables, in a codec.
-
-  `update(codec, step)` moves `codec`'s variables towards those of the codec
-  trained: each update is a sample of the variables that stands for the
-  steps since the one before, so the average weighs the samples as a
-  continuous exponential average over steps with time constant
-  `time_constant` would, normalized by the sum of their weights (from the
-  first update on, `codec` holds an average, not a blend with its initial
-  values). `weight`, that sum, and `step`, the step of the last update, are
-  checkpointed with them.
-  """
-
-  def __init__(self, config, time_constant, name="moving_average"):
-    super().__init__(name=name)
-    self._time_constant = float(time_constant)
-    # Its variables have the names of the trained codec's, as an export of
-    # either would.
-    self.codec = model.Codec(config.latent_dims, seed=config.seed,
-                             architecture=config.architecture)
-    with self.name_scope:
-      self.weight = tf.Variable(0., trainable=False, name="weight")
-      self.step = tf.Variable(tf.constant(0, tf.int64), trainable=False,
-                              name="step")
-
-  def update(self, codec, step):
-    """Adds `codec`'s variables as of `step` (an int64 scalar) to the average."""
-    steps = tf.cast(step - self.step, tf.float32)
-    decay = tf.exp(-steps / self._time_constant)
-    weight = decay * self.weight + (1. - decay)
-    fraction = (1. - decay) / weight
-    for average, variable in zip(self.codec.variables, codec.variables):
-      # The first update (fraction 1) copies exactly.
-      average.assign(fraction * variable + (1. - fraction) * average)
-    self.weight.assign(weight)
-    self.step.assign(step)
-
-
 class Trainer:
   """A codec, its optimizers, and the compiled steps that train and test it.
 
@@ -243,9 +198,8 @@ class Trainer:
       for group_optimizer, variables in optimizer_groups(
           self._codec, self._optimizer, self._prior_optimizer):
         group_optimizer.build(variables)
-      self._average = None
-      if config.ema_steps:
-        self._average = MovingAverage(config, config.ema_steps)
+      self._average = (averaging.MovingAverage(config, config.ema_steps)
+                       if config.ema_steps else None)
     self._steps_per_epoch = math.ceil(
         int(train_images.shape[0]) / config.batch_size)
     self._lmbda = tf.constant(config.lmbda, tf.float32)
@@ -377,11 +331,10 @@ class Trainer:
       totals += self._strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica,
                                       axis=None)
       if self._average is not None:
-        # Every EMA_EVERY steps and at the end of every epoch, before its
-        # validation; keyed by the step count, so a resumed run updates at
-        # the same steps.
+        # Every `averaging.EVERY` steps and at each epoch's end; keyed by the
+        # step count, so a resumed run updates at the same steps.
         step = self._optimizer.iterations
-        if tf.logical_or(step % EMA_EVERY == 0,
+        if tf.logical_or(step % averaging.EVERY == 0,
                          step % self._steps_per_epoch == 0):
           self._average.update(self._codec, step)
     return dict(loss=totals[0], rate=totals[1], distortion=totals[2]), totals[3]
