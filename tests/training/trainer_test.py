@@ -1,11 +1,8 @@
 """Tests of `training.trainer`: the schedule and the `Trainer`'s pieces."""
 
-import math
-
 import tensorflow as tf
 
 from tfmnistcodec import training
-from tfmnistcodec.core import model
 from tfmnistcodec.training import averaging
 from tfmnistcodec.training import trainer as trainer_lib
 
@@ -121,31 +118,6 @@ class TrainerTest(tf.test.TestCase):
         self.assertEqual(a.name, b.name)
         self.assertAllEqual(a, b)
 
-
-class MovingAverageTest(tf.test.TestCase):
-
-  def _codecs(self):
-    config = training.TrainConfig(**dict(TINY, architecture="improved"))
-    average = averaging.MovingAverage(config, time_constant=20.)
-    return average, model.Codec(8, seed=5, architecture="improved")
-
-  def test_the_first_update_copies_then_samples_weigh_by_their_steps(self):
-    average, codec = self._codecs()
-    first = [v.numpy() for v in codec.variables]
-    average.update(codec, tf.constant(10, tf.int64))
-    for a, v in zip(average.codec.variables, first):
-      self.assertAllEqual(a, v)
-    self.assertAllClose(average.weight, 1 - math.exp(-10 / 20))
-    for v in codec.variables:
-      v.assign(v + 1.)
-    # The second sample stands for the 30 steps since the first.
-    average.update(codec, tf.constant(40, tf.int64))
-    old, new = math.exp(-30 / 20) * (1 - math.exp(-10 / 20)), 1 - math.exp(
-        -30 / 20)
-    self.assertEqual(int(average.step), 40)
-    for a, v in zip(average.codec.variables, first):
-      self.assertAllClose(a, v + new / (old + new))
-
   def test_the_trainer_averages_every_10_steps_and_at_each_epoch_end(self):
     self.assertEqual(averaging.EVERY, 10)
     images = tf.constant(testing_utils.synthetic_digits(96, seed=1))
@@ -170,15 +142,9 @@ class MovingAverageTest(tf.test.TestCase):
     self.assertNotAllClose(average.codec.variables[0],
                            trainer.codec.variables[0])
     # The tutorial's keeps no average.
-    trainer = self._trainer_of("tutorial")
+    trainer = self._trainer(architecture="tutorial")
     self.assertIs(trainer.result_codec, trainer.codec)
     self.assertNotIn("moving_average", dir(trainer.checkpoint()))
-
-  def _trainer_of(self, architecture):
-    config = training.TrainConfig(**dict(TINY, architecture=architecture))
-    return trainer_lib.Trainer(config, tf.distribute.get_strategy(),
-                               tf.constant(testing_utils.synthetic_digits(
-                                   40, seed=1)))
 
 
 if __name__ == "__main__":
