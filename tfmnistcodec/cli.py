@@ -66,27 +66,22 @@ def define_training_flags(single_run=True):
       "prepared there if it is missing.")
   flags.DEFINE_enum(
       "architecture", defaults.architecture, list(model.ARCHITECTURES),
-      "tutorial: the TensorFlow Compression tutorial's model; improved: a "
-      "deep factorized prior with its own learning rate, distortion on "
-      "clipped outputs, a decaying learning rate, a moving average of the "
-      "variables for validation and export, and a latent search when "
-      "compressing (README).")
+      "tutorial: the TensorFlow Compression tutorial's model; improved: "
+      "a deep factorized prior, clipped outputs, a decaying rate, a moving "
+      "average, a latent search when compressing (README).")
   flags.DEFINE_integer("latent_dims", defaults.latent_dims,
                        "Number of latent dimensions.", lower_bound=1)
   flags.DEFINE_integer("epochs", defaults.epochs,
                        "Passes over the training digits.", lower_bound=1)
   flags.DEFINE_integer("batch_size", defaults.batch_size,
                        "Digits per training step.", lower_bound=1)
+  flags.DEFINE_float("learning_rate", None, "Adam's learning rate (default: "
+                     "the architecture's: tutorial 1e-3, improved 2e-3).",
+                     lower_bound=1e-12)
   flags.DEFINE_float(
-      "learning_rate", None,
-      "Adam's learning rate (default: the architecture's, 1e-3 for tutorial "
-      "and 2e-3 for improved; a resumed run keeps its own).", lower_bound=1e-12)
-  flags.DEFINE_float(
-      "ema_steps", None,
-      "Time constant, in steps, of the moving average of the variables that "
-      "validation and export use; 0: none (default: the architecture's, 0 for "
-      "tutorial and 150 for improved; a resumed run keeps its own).",
-      lower_bound=0.)
+      "ema_steps", None, "Time constant, in steps, of the moving average of "
+      "the variables that validation and export use; 0: none (default: the "
+      "architecture's: tutorial 0, improved 150).", lower_bound=0.)
   flags.DEFINE_integer(
       "seed", defaults.seed,
       "Seed of the initial variables, the order of the digits and the "
