@@ -12,11 +12,13 @@ import tensorflow as tf
 
 from tfmnistcodec.core import model
 
-__all__ = ["EVERY", "MovingAverage"]
+__all__ = ["CHECKPOINT_NAME", "EVERY", "MovingAverage"]
 
 # Steps between two updates: cheaper than every step, and still 15 updates
 # per time constant of `improved`'s 150 steps.
 EVERY = 10
+# Its name in a run's checkpoints (`Trainer.checkpoint`, `restore_codec`).
+CHECKPOINT_NAME = "moving_average"
 
 
 class MovingAverage(tf.Module):

@@ -20,6 +20,7 @@ import tensorflow as tf
 from tfmnistcodec import contract
 from tfmnistcodec.core import loss as loss_lib
 from tfmnistcodec.core import model
+from tfmnistcodec.training import averaging
 from tfmnistcodec.training import distribute
 from tfmnistcodec.training import run_folder
 from tfmnistcodec.training import trainer as trainer_lib
@@ -267,9 +268,9 @@ def restore_codec(model_dir):
     raise FileNotFoundError(f"no checkpoint in {folder.checkpoint_dir}.")
   # Only the codec is needed: the optimizer's state is left unread.
   if config.ema_steps:
-    # `Trainer.checkpoint`'s `moving_average` (a `MovingAverage`) holds it.
+    # `Trainer.checkpoint` holds it in its `MovingAverage`.
     checkpoint = tf.train.Checkpoint(
-        moving_average=tf.train.Checkpoint(codec=codec))
+        **{averaging.CHECKPOINT_NAME: tf.train.Checkpoint(codec=codec)})
   else:
     checkpoint = tf.train.Checkpoint(codec=codec)
   checkpoint.read(path).expect_partial()

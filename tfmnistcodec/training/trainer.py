@@ -242,7 +242,7 @@ class Trainer:
     extra = {} if self._prior_optimizer is None else dict(
         prior_optimizer=self._prior_optimizer)
     if self._average is not None:
-      extra["moving_average"] = self._average
+      extra[averaging.CHECKPOINT_NAME] = self._average
     return tf.train.Checkpoint(codec=self._codec, optimizer=self._optimizer,
                                **extra)
 
