@@ -9,9 +9,10 @@ processes of each of: tfmnistcodec's training loop as `bin/train.py` runs it
 architecture, the tutorial one with TensorFlow's defaults, and the TensorFlow
 Compression tutorial's Keras model
 (`benchmarks/keras_tutorial.py`, `Model.fit`, TensorFlow's defaults), each for
-`--epochs` epochs on MNIST with the default settings (lmbda 2000, batch 128),
-validating on the test split after every epoch. An epoch's time is its training
-plus its validation. The first epoch of each process also pays for tracing, so
+`--epochs` epochs on MNIST with the default settings (lmbda 2000; batches of
+128 digits, 256 for `improved`, as `bin/train.py` trains each), validating on
+the test split after every epoch. An epoch's time is its training plus its
+validation. The first epoch of each process also pays for tracing, so
 it is reported apart. Prints one JSON object: the medians, the ratios to
 Keras, the ratio of `improved` to `tutorial`, and every measurement.
 

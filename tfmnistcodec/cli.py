@@ -73,15 +73,16 @@ def define_training_flags(single_run=True):
                        "Number of latent dimensions.", lower_bound=1)
   flags.DEFINE_integer("epochs", defaults.epochs,
                        "Passes over the training digits.", lower_bound=1)
-  flags.DEFINE_integer("batch_size", defaults.batch_size,
-                       "Digits per training step.", lower_bound=1)
+  flags.DEFINE_integer("batch_size", None, "Digits per training step "
+                       "(default: the architecture's: tutorial 128, improved "
+                       "256).", lower_bound=1)
   flags.DEFINE_float("learning_rate", None, "Adam's learning rate (default: "
                      "the architecture's: tutorial 1e-3, improved 2e-3).",
                      lower_bound=1e-12)
   flags.DEFINE_float(
       "ema_steps", None, "Time constant, in steps, of the moving average of "
       "the variables that validation and export use; 0: none (default: the "
-      "architecture's: tutorial 0, improved 150).", lower_bound=0.)
+      "architecture's: tutorial 0, improved 75).", lower_bound=0.)
   flags.DEFINE_integer(
       "seed", defaults.seed,
       "Seed of the initial variables, the order of the digits and the "

@@ -16,6 +16,7 @@ class ConfigTest(tf.test.TestCase):
         ("prior_learning_rate_factor", 0.,
          "prior_learning_rate_factor must be positive, got 0.0."),
         ("latent_dims", 0, "latent_dims must be at least 1, got 0."),
+        ("batch_size", 0, "batch_size must be at least 1, got 0."),
         ("steps_per_loop", 0, "steps_per_loop must be at least 1, got 0."),
         ("eval_batch_size", 0, "eval_batch_size must be at least 1, got 0."),
     ):
@@ -25,26 +26,29 @@ class ConfigTest(tf.test.TestCase):
 
   def test_resolve_fills_in_the_architectures_settings(self):
     given = config_lib.TrainConfig(learning_rate=1e-3,
-                                   prior_learning_rate_factor=5., ema_steps=0.)
+                                   prior_learning_rate_factor=5., ema_steps=0.,
+                                   batch_size=64)
     self.assertIs(given.resolve(), given)
     self.assertIs(given.resolve(config_lib.TrainConfig(
-        learning_rate=2e-3, prior_learning_rate_factor=10., ema_steps=150.)),
-                  given)
+        learning_rate=2e-3, prior_learning_rate_factor=10., ema_steps=75.,
+        batch_size=256)), given)
     for architecture, settings in (
         ("improved", dict(learning_rate=2e-3, prior_learning_rate_factor=10.,
-                          ema_steps=150.)),
+                          ema_steps=75., batch_size=256)),
         ("tutorial", dict(learning_rate=1e-3, prior_learning_rate_factor=1.,
-                          ema_steps=0.))):
+                          ema_steps=0., batch_size=128))):
       config = config_lib.TrainConfig(architecture=architecture)
       self.assertIsNone(config.learning_rate)
       self.assertIsNone(config.prior_learning_rate_factor)
       self.assertIsNone(config.ema_steps)
+      self.assertIsNone(config.batch_size)
       self.assertEqual(config.resolve(),
                        dataclasses.replace(config, **settings))
     # A run resumed without them keeps its own ...
     improved = config_lib.TrainConfig(architecture="improved")
     old = config_lib.TrainConfig(architecture="improved", learning_rate=1e-3,
-                                 prior_learning_rate_factor=20., ema_steps=0.)
+                                 prior_learning_rate_factor=20., ema_steps=0.,
+                                 batch_size=128)
     self.assertEqual(improved.resolve(old), old)
     # ... one by one: what the resumed run names, it keeps ...
     self.assertEqual(

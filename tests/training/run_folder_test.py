@@ -37,7 +37,8 @@ class RunFolderTest(tf.test.TestCase):
     self.assertEqual(started, config.resolve())
     self.assertEqual(started.learning_rate, 2e-3)
     self.assertEqual(started.prior_learning_rate_factor, 10.)
-    self.assertEqual(started.ema_steps, 150.)
+    self.assertEqual(started.ema_steps, 75.)
+    self.assertEqual(started.batch_size, 256)
     self.assertEqual(json.loads(folder.config_file.read_text()),
                      dataclasses.asdict(started))
     self.assertEqual(folder.load_config(), started)
@@ -53,28 +54,40 @@ class RunFolderTest(tf.test.TestCase):
         ValueError, r"prior_learning_rate_factor=20\.0 \(now 10\.0\)"):
       folder.start(config_lib.TrainConfig(prior_learning_rate_factor=10.))
 
-  def test_a_run_resumed_keeps_its_learning_rate_and_average(self):
+  def test_a_run_resumed_keeps_its_learning_rate_average_and_batch(self):
     folder = run_folder.RunFolder(self.get_temp_dir() + "/rates")
-    folder.start(config_lib.TrainConfig(learning_rate=1e-3, ema_steps=0.))
+    folder.start(config_lib.TrainConfig(learning_rate=1e-3, ema_steps=0.,
+                                        batch_size=128))
     started = folder.start(config_lib.TrainConfig(epochs=20))
-    self.assertEqual((started.learning_rate, started.ema_steps), (1e-3, 0.))
-    with self.assertRaisesRegex(ValueError, r"ema_steps=0\.0 \(now 150\.0\)"):
-      folder.start(config_lib.TrainConfig(ema_steps=150.))
+    self.assertEqual(
+        (started.learning_rate, started.ema_steps, started.batch_size),
+        (1e-3, 0., 128))
+    with self.assertRaisesRegex(ValueError, r"ema_steps=0\.0 \(now 75\.0\)"):
+      folder.start(config_lib.TrainConfig(ema_steps=75.))
+    with self.assertRaisesRegex(ValueError, r"batch_size=128 \(now 256\)"):
+      folder.start(config_lib.TrainConfig(batch_size=256))
+    # `resolve` checks the same, and writes nothing.
+    self.assertEqual(folder.resolve(config_lib.TrainConfig(epochs=20)),
+                     started)
+    with self.assertRaisesRegex(ValueError, r"batch_size=128 \(now 256\)"):
+      folder.resolve(config_lib.TrainConfig(batch_size=256))
+    self.assertEqual(folder.load_config(), started)
 
   def test_a_config_from_before_the_factor_keeps_the_factor_of_then(self):
     for architecture, factor in (("improved", 10.), ("tutorial", 1.)):
       folder = run_folder.RunFolder(self.get_temp_dir() + "/" + architecture)
       folder.path.mkdir()
-      # Such configs recorded their learning rate, and had no average.
+      # Such configs recorded their learning rate and batch, and had no
+      # average.
       values = dataclasses.asdict(
           config_lib.TrainConfig(architecture=architecture,
-                                 learning_rate=1e-3))
+                                 learning_rate=1e-3, batch_size=128))
       del values["prior_learning_rate_factor"], values["ema_steps"]
       run_folder.write_json(folder.config_file, values)
       saved = folder.load_config()
       self.assertEqual(
           (saved.learning_rate, saved.prior_learning_rate_factor,
-           saved.ema_steps), (1e-3, factor, 0.))
+           saved.ema_steps, saved.batch_size), (1e-3, factor, 0., 128))
       # Resumed with the defaults, it goes on with those settings.
       self.assertEqual(folder.start(config_lib.TrainConfig(
           architecture=architecture)), saved)

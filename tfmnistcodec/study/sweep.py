@@ -38,8 +38,14 @@ def model_dir_for(workdir, lmbda):
   return pathlib.Path(workdir) / f"lmbda_{lmbda:g}"
 
 
-def is_finished(model_dir, config, steps_per_epoch):
-  """Whether model_dir holds this config's run, trained and exported."""
+def is_finished(model_dir, config, num_train_digits):
+  """Whether model_dir holds this config's run, trained and exported.
+
+  Args:
+    model_dir: The run folder.
+    config: The `training.TrainConfig` the run should have.
+    num_train_digits: Digits per epoch of training.
+  """
   folder = run_folder.RunFolder(model_dir)
   if not folder.config_file.exists():
     return False
@@ -51,6 +57,7 @@ def is_finished(model_dir, config, steps_per_epoch):
   path = folder.latest_checkpoint()
   if path is None:
     return False
+  steps_per_epoch = math.ceil(num_train_digits / config.batch_size)
   return (folder.checkpoint_step(path) >= config.epochs * steps_per_epoch and
           tf.saved_model.contains_saved_model(str(folder.saved_model_dir)))
 
@@ -74,11 +81,10 @@ def run_sweep(lmbdas, workdir, config, dataset="mnist", data_dir=None):
     raise contract.UserValueError(f"λ values repeat: {lmbdas}.")
   train_images = data.load_numpy(dataset, "train", data_dir)
   test_images = data.load_numpy(dataset, "test", data_dir)
-  steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
   model_dirs = [model_dir_for(workdir, lmbda) for lmbda in lmbdas]
   todo = [
       not is_finished(d, dataclasses.replace(config, lmbda=l),
-                      steps_per_epoch) for d, l in zip(model_dirs, lmbdas)
+                      len(train_images)) for d, l in zip(model_dirs, lmbdas)
   ]
   started, trained = time.monotonic(), 0
   for i, (lmbda, model_dir) in enumerate(zip(lmbdas, model_dirs)):

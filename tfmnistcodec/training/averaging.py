@@ -14,8 +14,8 @@ from tfmnistcodec.core import model
 
 __all__ = ["CHECKPOINT_NAME", "EVERY", "MovingAverage"]
 
-# Steps between two updates: cheaper than every step, and still 15 updates
-# per time constant of `improved`'s 150 steps.
+# Steps between two updates: cheaper than every step, and still 7.5 updates
+# per time constant of `improved`'s 75 steps (of 256 digits).
 EVERY = 10
 # Its name in a run's checkpoints (`Trainer.checkpoint`, `restore_codec`).
 CHECKPOINT_NAME = "moving_average"

@@ -14,7 +14,7 @@ FIXED_SETTINGS = ("architecture", "lmbda", "latent_dims", "batch_size",
                   "ema_steps")
 # Settings that default to the architecture's (`TrainConfig.resolve`).
 _ARCHITECTURE_SETTINGS = ("learning_rate", "prior_learning_rate_factor",
-                          "ema_steps")
+                          "ema_steps", "batch_size")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +28,10 @@ class TrainConfig:
     lmbda: Weight of the distortion in the loss, rate + lmbda * distortion.
     latent_dims: Number of latent dimensions.
     epochs: Passes over the training digits.
-    batch_size: Digits per step.
+    batch_size: Digits per step. `None` until `resolve` fills it in: a
+      resumed run's own, else the architecture's
+      (`model.Architecture.batch_size`: 128 for `tutorial`, 256 for
+      `improved`).
     learning_rate: Adam's learning rate (of the transforms, where the prior
       has its own). `None` until `resolve` fills it in: a resumed run's own,
       else the architecture's (`model.Architecture.learning_rate`: 1e-3 for
@@ -52,7 +55,7 @@ class TrainConfig:
   lmbda: float = 2000.
   latent_dims: int = 50
   epochs: int = 15
-  batch_size: int = 128
+  batch_size: Optional[int] = None
   learning_rate: Optional[float] = None
   seed: int = 0
   steps_per_loop: int = 100
@@ -78,14 +81,15 @@ class TrainConfig:
           f"prior_learning_rate_factor must be positive, got {factor}.")
     for name in ("latent_dims", "epochs", "batch_size", "steps_per_loop",
                  "eval_batch_size"):
-      if getattr(self, name) < 1:
+      if getattr(self, name) is not None and getattr(self, name) < 1:
         raise contract.UserValueError(f"{name} must be at least 1, got "
                                       f"{getattr(self, name)}.")
 
   def resolve(self, saved=None):
     """This config with the settings it left to the architecture filled in.
 
-    `learning_rate`, `prior_learning_rate_factor` and `ema_steps`, where
+    `learning_rate`, `prior_learning_rate_factor`, `ema_steps` and
+    `batch_size`, where
     `None`, become `saved`'s, so that a resumed run goes on as it started
     (if it is of the same architecture; else the settings check names the
     architecture), or else the architecture's.

@@ -240,8 +240,10 @@ def train_and_evaluate(config, model_dir, train_images, test_images,
   test_images = tf.convert_to_tensor(test_images)
   _check_images(train_images=train_images, test_images=test_images)
   strategy = strategy or tf.distribute.get_strategy()
-  distribute.per_replica_batch_size(config.batch_size, strategy)
   folder = run_folder.RunFolder(model_dir)
+  # Checked before anything is written; the batch may be the resumed run's.
+  config = folder.resolve(config)
+  distribute.per_replica_batch_size(config.batch_size, strategy)
   config = folder.start(config, write=distribute.is_chief(strategy))
   logging.info("Training under %s.", distribute.describe(strategy))
   trainer = trainer_lib.Trainer(config, strategy, train_images)

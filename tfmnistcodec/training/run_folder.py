@@ -114,12 +114,24 @@ class RunFolder:
     """
     if write:
       self._path.mkdir(parents=True, exist_ok=True)
+    config = self.resolve(config)
+    if write:
+      write_json(self.config_file, dataclasses.asdict(config))
+    return config
+
+  def resolve(self, config):
+    """`config` as a run here trains with it; writes nothing.
+
+    Where `config` leaves a setting to the architecture, a run resumed here
+    keeps its own (`TrainConfig.resolve`).
+
+    Raises:
+      ValueError: the folder holds a run with other `FIXED_SETTINGS`.
+    """
     saved = self.load_config() if self.config_file.exists() else None
     config = config.resolve(saved)
     if saved is not None:
       config_lib.check_same_settings(saved, config, self._path)
-    if write:
-      write_json(self.config_file, dataclasses.asdict(config))
     return config
 
   def latest_checkpoint(self):
