@@ -56,6 +56,9 @@ _FILE_DIGITS = flags.DEFINE_list(
     "Also time bin/compress.py and bin/decompress.py (each its own process, "
     "with its peak memory) on .npy inputs of this many test digits "
     "(repeated), e.g. 10000,100000,1000000. Default: not run.")
+_CODERS = flags.DEFINE_bool(
+    "coders", True, "Also time the range coder alone: tensorflow-compression's "
+    "ops against the stock-op coder, 1, 128 and 10,000 digits per call.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data folder.")
 _OUTPUT = flags.DEFINE_string("output", None, "Also write the JSON here.")
 
@@ -75,7 +78,7 @@ def main(argv):
         data.load_numpy("mnist", "train", _DATA_DIR.value),
         data.load_numpy("mnist", "test", _DATA_DIR.value),
         _REPEATS.value, _EPOCHS.value, batch_calls, _MODEL.value,
-        file_digits)
+        file_digits, coders=_CODERS.value)
     text = json.dumps(result, indent=2)
     if _OUTPUT.value:
       atomic.write_bytes(_OUTPUT.value, (text + "\n").encode())

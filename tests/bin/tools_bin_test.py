@@ -179,12 +179,14 @@ class ToolsBinTest(tf.test.TestCase):
   def test_benchmark_of_the_file_tools_at_several_sizes(self):
     # A model of the sweep; no training (--repeats=0).
     saved_model = os.path.join(self.workdir, "lmbda_300", "saved_model")
+    # The coders alone are test_benchmark_prints_json's.
     result = self.run_bin("benchmark.py", "--repeats=0",
                           f"--model={saved_model}", "--batch_calls=1:2",
-                          "--file_digits=24,50")
+                          "--file_digits=24,50", "--nocoders")
     self.assertEqual(result.returncode, 0, result.stderr)
     printed = json.loads(result.stdout)
     self.assertNotIn("training", printed)
+    self.assertNotIn("coders", printed)
     files = printed["files"]
     self.assertEqual([(f["binary"], f["digits"]) for f in files],
                      [("compress", 24), ("decompress", 24),

@@ -205,7 +205,7 @@ def benchmark_coders(saved_model, images, rounds=5):
 
 
 def benchmark(train_images, test_images, repeats, epochs, batch_calls,
-              model=None, file_digits=()):
+              model=None, file_digits=(), coders=True):
   """Everything bin/benchmark.py reports, as one JSON-ready dict.
 
   Args:
@@ -217,6 +217,7 @@ def benchmark(train_images, test_images, repeats, epochs, batch_calls,
     model: SavedModel or run folder to time coding with; None for the model
       of the last training run.
     file_digits: Input sizes for `benchmark_files` (none: skipped).
+    coders: Whether to time the range coders alone (`benchmark_coders`).
   """
   # A wrong `model` is refused before minutes of training.
   saved_model = evaluation.find_saved_model(model) if model else None
@@ -236,7 +237,8 @@ def benchmark(train_images, test_images, repeats, epochs, batch_calls,
           os.path.join(workdir, f"run_{repeats - 1}"))
       export.export_saved_model(codec, saved_model, config.lmbda)
     result["coding"] = benchmark_coding(saved_model, test_images, batch_calls)
-    result["coders"] = benchmark_coders(saved_model, test_images)
+    if coders:
+      result["coders"] = benchmark_coders(saved_model, test_images)
     if file_digits:
       result["files"] = files_lib.benchmark_files(saved_model, test_images,
                                                   file_digits)
