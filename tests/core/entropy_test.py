@@ -35,7 +35,7 @@ class EntropyTest(tf.test.TestCase):
     self.assertEqual(strings.shape, (2,))
     self.assertAllEqual(model_.decompress(strings, []), tf.round(y))
 
-  def test_deep_factorized_tails_and_tables_are_tfcs(self):
+  def test_deep_factorized_tables_are_tfcs(self):
     # The tails come from a compiled graph, TFC's from its eager search
     # (seconds): the same tails, so the same range-coding tables.
     prior = entropy.DeepFactorizedPrior(latent_dims=5, seed=3)
