@@ -102,6 +102,49 @@ class TransformsTest(tf.test.TestCase, parameterized.TestCase):
     keras.set_weights([ours.kernel.numpy(), ours.bias.numpy()])
     self.assertAllClose(ours(x), keras(x), rtol=1e-5, atol=1e-5)
 
+  @parameterized.parameters((5, 2, 7), (5, 2, 14), (3, 2, 5), (4, 2, 6),
+                            (7, 3, 5), (2, 2, 4), (1, 2, 3), (3, 1, 6))
+  def test_subpixel_equals_transposed_convolution(self, kernel_size, stride,
+                                                  size):
+    # The same variables give the same outputs and gradients, whichever form
+    # computes them.
+    plain = transforms.Conv2DTranspose(3, 4, kernel_size, stride, seed=1)
+    subpixel = transforms.Conv2DTranspose(3, 4, kernel_size, stride, seed=1,
+                                          subpixel=True)
+    self.assertAllEqual(plain.kernel, subpixel.kernel)
+    for layer in (plain, subpixel):
+      layer.bias.assign(tf.random.stateless_normal([4], seed=[5, 6]))
+    x = tf.random.stateless_normal([2, size, size, 3], seed=[1, 2])
+    results = []
+    for layer in (plain, subpixel):
+      with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        # A smooth function of every output, each weighted differently.
+        loss = tf.reduce_sum(tf.sin(y) * tf.random.stateless_normal(
+            tf.shape(y), seed=[7, 8]))
+      results.append((y, *tape.gradient(loss, [x, layer.kernel, layer.bias])))
+    self.assertEqual(results[1][0].shape,
+                     (2, size * stride, size * stride, 4))
+    for a, b in zip(*results):
+      self.assertAllClose(a, b, rtol=1e-5, atol=1e-5)
+
+  def test_subpixel_kernel_places_each_tap_once(self):
+    # A kernel of distinct values: every tap lands in exactly one phase and
+    # offset, and the rest of the gathered kernel is zeros.
+    kernel = tf.reshape(tf.range(1, 5 * 5 * 2 * 3 + 1, dtype=tf.float32),
+                        [5, 5, 2, 3])
+    gathered, padding = transforms.subpixel_kernel(kernel, 2)
+    self.assertEqual(gathered.shape, (3, 3, 3, 8))
+    self.assertEqual(padding, (1, 1))
+    values = gathered.numpy().ravel()
+    self.assertCountEqual(values[values != 0], kernel.numpy().ravel())
+    # Phase (0, 0), channel 0 of input 0: taps 1 and 3 of each axis.
+    self.assertAllEqual(gathered[:, :, 0, 0],
+                        [[kernel[3, 3, 0, 0], kernel[3, 1, 0, 0], 0],
+                         [kernel[1, 3, 0, 0], kernel[1, 1, 0, 0], 0],
+                         [0, 0, 0]])
+
   def test_rejects_bad_latent_dims(self):
     with self.assertRaisesRegex(ValueError, "latent_dims"):
       transforms.AnalysisTransform(latent_dims=0)

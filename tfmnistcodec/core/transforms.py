@@ -4,7 +4,8 @@ Layer for layer, these are the transforms of the TensorFlow Compression tutorial
 "Learned data compression" on MNIST, written without Keras: each layer owns a
 `kernel` and a `bias` variable, created once in `__init__` with the same
 initialization as the Keras defaults (Glorot-uniform kernels, zero biases), and
-the math is plain `tf.nn`.
+the math is plain `tf.nn` (one layer in an equivalent, faster form: up to the
+order of float sums, each computes what its Keras layer computes).
 
 Shapes: images are `[batch, 28, 28, 1]` float32 in [0, 1]; latents are
 `[batch, latent_dims]` float32.
@@ -21,6 +22,7 @@ __all__ = [
     "Dense",
     "Conv2D",
     "Conv2DTranspose",
+    "subpixel_kernel",
     "AnalysisTransform",
     "SynthesisTransform",
     "glorot_uniform",
@@ -108,17 +110,77 @@ class Conv2D(tf.Module):
     return y if self._activation is None else self._activation(y)
 
 
+def _subpixel_taps(kernel_size, stride):
+  """Which kernel tap feeds each output phase from each input offset.
+
+  A "same" transposed convolution is the gradient of a "same" convolution
+  of stride `stride`, whose input is padded by `p = (k - s) // 2` before:
+  output pixel `s * u + a` (phase `a`) sums input pixels `u + d` times tap
+  `t = a + p - s * d`, for the `t` in `[0, k)`.
+
+  Returns:
+    `(index, (before, after))`: int array `[stride, window]`, the tap of
+    phase `a` at offset `d = index_column - before` (`kernel_size` where no
+    tap applies), and the input's padding that makes every offset valid.
+  """
+  before = max(kernel_size - stride, 0) // 2
+  taps = {(a, (a + before - t) // stride): t
+          for a in range(stride) for t in range(kernel_size)
+          if (a + before - t) % stride == 0}
+  low = min(d for _, d in taps)
+  high = max(d for _, d in taps)
+  index = [[kernel_size] * (high - low + 1) for _ in range(stride)]
+  for (a, d), t in taps.items():
+    index[a][d - low] = t
+  return index, (-low, high)
+
+
+def subpixel_kernel(kernel, stride):
+  """A transposed convolution's kernel as one stride-1 convolution's.
+
+  Args:
+    kernel: `[k, k, out, in]`, a `Conv2DTranspose` kernel.
+    stride: Its stride.
+
+  Returns:
+    `(kernel, (before, after))`: `[w, w, in, stride**2 * out]`, whose output
+    channel `(a * stride + b) * out + o` is output phase `(a, b)`'s channel
+    `o` (the order of `tf.nn.depth_to_space`), and the padding of each
+    spatial side of the input before a "valid" convolution with it.
+  """
+  kernel_size, _, out_channels, in_channels = kernel.shape
+  index, padding = _subpixel_taps(kernel_size, stride)
+  window = len(index[0])
+  flat = [t for row in index for t in row]
+  # One zero tap past the end stands for "no tap".
+  padded = tf.pad(kernel, [[0, 1], [0, 1], [0, 0], [0, 0]])
+  gathered = tf.gather(tf.gather(padded, flat, axis=0), flat, axis=1)
+  gathered = tf.reshape(
+      gathered, [stride, window, stride, window, out_channels, in_channels])
+  gathered = tf.transpose(gathered, [1, 3, 5, 0, 2, 4])
+  return tf.reshape(gathered, [window, window, in_channels,
+                               stride * stride * out_channels]), padding
+
+
 class Conv2DTranspose(tf.Module):
   """Transposed 2D convolution with "same" padding; kernel `[k, k, out, in]`.
 
   The output is `stride` times larger in each spatial dimension, as with Keras'
   `Conv2DTranspose(padding="same")`.
+
+  `subpixel=True` computes the same function as `stride**2` convolutions of
+  the input at stride 1, one per output phase, in one `tf.nn.conv2d` whose
+  kernel is gathered from `kernel` (`subpixel_kernel`), followed by
+  `tf.nn.depth_to_space`: the same variables and the same outputs up to the
+  order of float sums. On a CPU it is the faster form where the output has
+  few channels (BUILD.md, "Training speed").
   """
 
   def __init__(self, in_channels, out_channels, kernel_size, stride,
-               activation=None, seed=0, name=None):
+               activation=None, seed=0, subpixel=False, name=None):
     super().__init__(name=name)
     self._stride = stride
+    self._subpixel = subpixel
     self._out_channels = out_channels
     self._activation = activation
     receptive_field = kernel_size * kernel_size
@@ -136,13 +198,20 @@ class Conv2DTranspose(tf.Module):
 
   @tf.Module.with_name_scope
   def __call__(self, x):
-    shape = tf.shape(x)
-    output_shape = tf.stack([
-        shape[0], shape[1] * self._stride, shape[2] * self._stride,
-        self._out_channels
-    ])
-    y = tf.nn.conv2d_transpose(
-        x, self.kernel, output_shape, strides=self._stride, padding="SAME")
+    if self._subpixel:
+      kernel, (before, after) = subpixel_kernel(self.kernel, self._stride)
+      x = tf.pad(x, [[0, 0], [before, after], [before, after], [0, 0]])
+      y = tf.nn.conv2d(x, kernel, strides=1, padding="VALID")
+      if self._stride > 1:
+        y = tf.nn.depth_to_space(y, self._stride)
+    else:
+      shape = tf.shape(x)
+      output_shape = tf.stack([
+          shape[0], shape[1] * self._stride, shape[2] * self._stride,
+          self._out_channels
+      ])
+      y = tf.nn.conv2d_transpose(
+          x, self.kernel, output_shape, strides=self._stride, padding="SAME")
     y = tf.nn.bias_add(y, self.bias)
     return y if self._activation is None else self._activation(y)
 
@@ -182,7 +251,8 @@ class SynthesisTransform(tf.Module):
 
   dense 500, dense 2450, reshape 7x7x50, transposed conv 20@5x5/2, transposed
   conv 1@5x5/2; leaky ReLU on every layer, the last one included, as in the
-  tutorial.
+  tutorial. The last layer computes in its sub-pixel form (`Conv2DTranspose`):
+  the same function and variables.
   """
 
   def __init__(self, latent_dims, seed=0, name="synthesis_transform"):
@@ -196,8 +266,11 @@ class SynthesisTransform(tf.Module):
       self.fc_2 = Dense(500, 7 * 7 * 50, leaky_relu, seeds[1], name="fc_2")
       self.conv_1 = Conv2DTranspose(
           50, 20, 5, 2, leaky_relu, seeds[2], name="conv_1")
+      # The sub-pixel form: 3x3 convolutions of the 14x14 input, one per
+      # output phase. With one output channel it is the faster form on a
+      # CPU, forward and backward; the 20-channel layer above is not.
       self.conv_2 = Conv2DTranspose(
-          20, 1, 5, 2, leaky_relu, seeds[3], name="conv_2")
+          20, 1, 5, 2, leaky_relu, seeds[3], subpixel=True, name="conv_2")
 
   @property
   def latent_dims(self):
