@@ -5,7 +5,8 @@ values. Training: fresh runs with the default settings (oneDNN kernels as the
 binary sets them); the median seconds per epoch (training and validation) and
 training steps per second, over every epoch but each run's first, which also
 traces and compiles. Coding: median time per call and digits per second of
-each coding signature at a few batch sizes. Coders: the range coder alone,
+each coding signature at a few batch sizes, and beside each compress
+signature's, the string bits per digit and MAE of what it coded. Coders: the range coder alone,
 tensorflow-compression's ops against the SavedModel's stock-op coder on the
 same latents and tables, side by side (best of alternating rounds, bits per
 digit, whether the bytes are identical). The machine is shared and noisy:
@@ -20,6 +21,7 @@ import tempfile
 import time
 
 from absl import logging
+import numpy as np
 import tensorflow as tf
 # SavedModels exported before the stock-op coder need TFC's ops registered.
 import tensorflow_compression  # pylint: disable=unused-import
@@ -104,8 +106,20 @@ def median_seconds(function, calls):
   return statistics.median(times)
 
 
+def _rate_and_error(strings, decompress, images):
+  """Mean string bits per digit, and MAE of `strings` decoded, in [0, 1]."""
+  decoded = decompress(strings=tf.constant(strings))["images"].numpy()
+  return dict(
+      string_bits_per_digit=8 * float(np.mean([len(s) for s in strings])),
+      mae=float(np.mean(np.abs(decoded.astype(np.float64) -
+                               np.asarray(images, np.float64)))) / 255)
+
+
 def benchmark_coding(saved_model, images, batch_calls):
   """Median seconds per call and digits/s of each coding signature.
+
+  Each compress signature's entry also has what it coded: the mean string
+  bits per digit of the batch and the MAE of its decoded uint8 digits (/255).
 
   Args:
     saved_model: Path of the SavedModel.
@@ -134,6 +148,8 @@ def benchmark_coding(saved_model, images, batch_calls):
       results.append(dict(signature=name, batch_size=len(batch), calls=calls,
                           median_ms_per_call=1000 * seconds,
                           digits_per_second=len(batch) / seconds))
+      if name != "decompress":
+        results[-1].update(_rate_and_error(function(), decompress, batch))
       logging.info("%s, batch %d: %.2f ms per call, %.0f digits/s", name,
                    len(batch), 1000 * seconds, len(batch) / seconds)
   return results
