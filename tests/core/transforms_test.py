@@ -77,6 +77,7 @@ class TransformsTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.named_parameters(
       ("conv", "conv"), ("conv_transpose", "conv_transpose"),
+      ("conv_transpose_subpixel", "conv_transpose_subpixel"),
       ("dense", "dense"))
   def test_layer_equals_keras_layer(self, kind):
     # Our layers compute what the tutorial's Keras layers compute, given the
@@ -87,8 +88,9 @@ class TransformsTest(tf.test.TestCase, parameterized.TestCase):
       keras = tf.keras.layers.Conv2D(50, 5, strides=2, padding="same",
                                      activation="leaky_relu")
       x = tf.random.stateless_normal([2, 14, 14, 20], seed=[1, 2])
-    elif kind == "conv_transpose":
-      ours = transforms.Conv2DTranspose(50, 20, 5, 2, activation)
+    elif kind.startswith("conv_transpose"):
+      ours = transforms.Conv2DTranspose(50, 20, 5, 2, activation,
+                                        subpixel=kind.endswith("subpixel"))
       keras = tf.keras.layers.Conv2DTranspose(
           20, 5, strides=2, padding="same", activation="leaky_relu")
       x = tf.random.stateless_normal([2, 7, 7, 50], seed=[1, 2])
