@@ -6,10 +6,10 @@ binary sets them); the median seconds per epoch (training and validation) and
 training steps per second, over every epoch but each run's first, which also
 traces and compiles. Coding: median time per call and digits per second of
 each coding signature at a few batch sizes, and beside each compress
-signature's, the string bits per digit and MAE of what it coded. Coders: the range coder alone,
-tensorflow-compression's ops against the SavedModel's stock-op coder on the
-same latents and tables, side by side (best of alternating rounds, bits per
-digit, whether the bytes are identical). The machine is shared and noisy:
+signature's, the string bits per digit and MAE of what it coded. Coders: the
+range coder alone, tensorflow-compression's ops against the SavedModel's
+stock-op coder on the same latents and tables, side by side (best of
+alternating rounds, bits per digit, whether the bytes are identical). The machine is shared and noisy:
 compare numbers from one run, side by side.
 """
 
@@ -108,9 +108,10 @@ def median_seconds(function, calls):
 
 def _rate_and_error(strings, decompress, images):
   """Mean string bits per digit, and MAE of `strings` decoded, in [0, 1]."""
-  decoded = decompress(strings=tf.constant(strings))["images"].numpy()
+  decoded = decompress(strings=strings)["images"].numpy()
   return dict(
-      string_bits_per_digit=8 * float(np.mean([len(s) for s in strings])),
+      string_bits_per_digit=8 * float(
+          tf.reduce_mean(tf.cast(tf.strings.length(strings), tf.float64))),
       mae=float(np.mean(np.abs(decoded.astype(np.float64) -
                                np.asarray(images, np.float64)))) / 255)
 
@@ -128,28 +129,33 @@ def benchmark_coding(saved_model, images, batch_calls):
       returns them.
   """
   loaded = tf.saved_model.load(str(saved_model))
-  compress = loaded.signatures["compress"]
   decompress = loaded.signatures["decompress"]
+  # Models exported before latent refinement have no compress_fast.
+  compressors = {name: loaded.signatures[name]
+                 for name in ("compress", "compress_fast")
+                 if name in loaded.signatures}
   results = []
   for size, calls in batch_calls:
     batch = tf.constant(images[:size])
-    strings = compress(images=batch)["strings"]
+    # What each compress signature codes (deterministic), once, untimed.
+    coded = {name: compressor(images=batch)["strings"]
+             for name, compressor in compressors.items()}
     calls_by_name = {
-        "compress": lambda: compress(images=batch)["strings"].numpy(),
-        "decompress": lambda: decompress(strings=strings)["images"].numpy(),
+        "compress": lambda: compressors["compress"](
+            images=batch)["strings"].numpy(),
+        "decompress": lambda: decompress(
+            strings=coded["compress"])["images"].numpy(),
     }
-    # Models exported before latent refinement have no compress_fast.
-    if "compress_fast" in loaded.signatures:
-      compress_fast = loaded.signatures["compress_fast"]
-      calls_by_name["compress_fast"] = (
-          lambda: compress_fast(images=batch)["strings"].numpy())
+    if "compress_fast" in compressors:
+      calls_by_name["compress_fast"] = lambda: compressors["compress_fast"](
+          images=batch)["strings"].numpy()
     for name, function in calls_by_name.items():
       seconds = median_seconds(function, calls)
       results.append(dict(signature=name, batch_size=len(batch), calls=calls,
                           median_ms_per_call=1000 * seconds,
                           digits_per_second=len(batch) / seconds))
-      if name != "decompress":
-        results[-1].update(_rate_and_error(function(), decompress, batch))
+      if name in coded:
+        results[-1].update(_rate_and_error(coded[name], decompress, batch))
       logging.info("%s, batch %d: %.2f ms per call, %.0f digits/s", name,
                    len(batch), 1000 * seconds, len(batch) / seconds)
   return results
