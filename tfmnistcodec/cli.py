@@ -84,6 +84,10 @@ def define_training_flags(single_run=True):
       "the variables that validation and export use; 0: none (default: the "
       "architecture's: tutorial 0, improved 75).", lower_bound=0.)
   flags.DEFINE_integer(
+      "analysis_hidden_layers", None, "Dense layers of 500 in the analysis "
+      "transform before its latents (default: the architecture's: tutorial "
+      "1, improved 3).", lower_bound=1)
+  flags.DEFINE_integer(
       "seed", defaults.seed,
       "Seed of the initial variables, the order of the digits and the "
       "training noise.", lower_bound=0)
@@ -108,7 +112,8 @@ def train_config_from_flags():
       lmbda=f["lmbda"].value if "lmbda" in f else training.TrainConfig.lmbda,
       architecture=f.architecture, latent_dims=f.latent_dims, epochs=f.epochs,
       batch_size=f.batch_size, learning_rate=f.learning_rate, seed=f.seed,
-      checkpoint_secs=f.checkpoint_secs, ema_steps=f.ema_steps)
+      checkpoint_secs=f.checkpoint_secs, ema_steps=f.ema_steps,
+      analysis_hidden_layers=f.analysis_hidden_layers)
 
 
 def positive_float(text, what):

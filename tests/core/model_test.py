@@ -38,6 +38,18 @@ class ArchitectureTest(tf.test.TestCase):
     self.assertNotAllEqual(improved.prior.density.base._biases[0],  # pylint: disable=protected-access
                            other.prior.density.base._biases[0])  # pylint: disable=protected-access
 
+  def test_analysis_hidden_layers(self):
+    def extra(codec):
+      return len(codec.analysis_transform.extra_fc)
+    self.assertEqual(extra(model.Codec(8, seed=0)), 0)
+    self.assertEqual(extra(model.Codec(8, seed=0, architecture="improved")), 2)
+    # A run's own setting wins over the architecture's (runs from before the
+    # setting had the tutorial's one layer).
+    self.assertEqual(extra(model.Codec(8, seed=0, architecture="improved",
+                                       analysis_hidden_layers=1)), 0)
+    self.assertEqual(extra(model.Codec(8, seed=0, analysis_hidden_layers=3)),
+                     2)
+
   def test_learning_rate_schedule(self):
     tutorial = training.TrainConfig(learning_rate=1e-3,
                                     architecture="tutorial")
@@ -60,7 +72,10 @@ class ArchitectureTest(tf.test.TestCase):
     x = loss_lib.images_to_float(images)
     metrics = loss_lib.rate_distortion(codec, images)
     self.assertAllClose(metrics["distortion"], tf.reduce_mean(x))
-    tutorial = model.Codec(8, seed=0)
+    # The tutorial's codec with the same transforms.
+    tutorial = model.Codec(
+        8, seed=0,
+        analysis_hidden_layers=codec.architecture.analysis_hidden_layers)
     for a, b in zip(tutorial.analysis_transform.variables +
                     tutorial.synthesis_transform.variables,
                     codec.analysis_transform.variables +

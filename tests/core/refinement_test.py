@@ -109,7 +109,11 @@ class RefinementTest(_TrainedCodecTestCase):
         chunked = refinement._by_chunks(  # pylint: disable=protected-access
             gradient_of, chunk_size, self.x, y)
         self.assertEqual(chunked.shape, whole.shape)
-        self.assertAllClose(chunked, whole, rtol=1e-5, atol=1e-5)
+        # Each entry sums terms as large as the largest entries (about 1e5
+        # here), which kernels round by batch size: float32's rounding of
+        # those, not of the entry itself, bounds the difference.
+        self.assertAllClose(chunked, whole, rtol=1e-5,
+                            atol=1e-6 * np.abs(whole.numpy()).max())
 
   def test_chunks_give_the_latents_of_one_pass(self):
     whole = self.refine(10, chunk_size=None)

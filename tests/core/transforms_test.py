@@ -25,6 +25,39 @@ class TransformsTest(tf.test.TestCase, parameterized.TestCase):
         "analysis_transform/fc_2/bias:0": (50,),
     })
 
+  def test_analysis_hidden_layers_add_dense_layers_of_500(self):
+    one = transforms.AnalysisTransform(latent_dims=50, seed=3)
+    three = transforms.AnalysisTransform(latent_dims=50, seed=3,
+                                         hidden_layers=3)
+    shapes = {v.name: tuple(v.shape) for v in three.trainable_variables}
+    self.assertEqual(
+        {name: shape for name, shape in shapes.items()
+         if "extra_fc" in name},
+        {"analysis_transform/extra_fc_1/kernel:0": (500, 500),
+         "analysis_transform/extra_fc_1/bias:0": (500,),
+         "analysis_transform/extra_fc_2/kernel:0": (500, 500),
+         "analysis_transform/extra_fc_2/bias:0": (500,)})
+    self.assertLen(shapes, 12)
+    # The tutorial's layers start where they did without the extra ones ...
+    for layer in ("conv_1", "conv_2", "fc_1", "fc_2"):
+      self.assertAllEqual(getattr(one, layer).kernel,
+                          getattr(three, layer).kernel)
+    # ... and the extra ones each from their own seed.
+    self.assertNotAllClose(three.extra_fc[0].kernel, three.extra_fc[1].kernel)
+    self.assertEqual(three(tf.zeros([2, 28, 28, 1])).shape, (2, 50))
+    x = tf.random.stateless_uniform([2, 28, 28, 1], seed=[0, 2])
+    hidden = three.fc_1(tf.reshape(three.conv_2(three.conv_1(x)), [2, -1]))
+    for layer in three.extra_fc:
+      hidden = tf.nn.leaky_relu(hidden @ layer.kernel + layer.bias,
+                                alpha=transforms.LEAKY_RELU_ALPHA)
+    self.assertAllClose(three(x), hidden @ three.fc_2.kernel + three.fc_2.bias)
+
+  def test_rejects_bad_hidden_layers(self):
+    for bad in (0, -1, 1.5, "2"):
+      with self.subTest(bad), self.assertRaisesRegex(
+          ValueError, "`hidden_layers` must be an int of at least 1"):
+        transforms.AnalysisTransform(latent_dims=5, hidden_layers=bad)
+
   def test_synthesis_variable_names_and_shapes(self):
     synthesis = transforms.SynthesisTransform(latent_dims=7)
     shapes = {v.name: tuple(v.shape) for v in synthesis.trainable_variables}

@@ -19,6 +19,8 @@ class ConfigTest(tf.test.TestCase):
         ("batch_size", 0, "batch_size must be at least 1, got 0."),
         ("steps_per_loop", 0, "steps_per_loop must be at least 1, got 0."),
         ("eval_batch_size", 0, "eval_batch_size must be at least 1, got 0."),
+        ("analysis_hidden_layers", 0,
+         "analysis_hidden_layers must be at least 1, got 0."),
     ):
       with self.subTest(name), self.assertRaises(ValueError) as raised:
         config_lib.TrainConfig(**{name: value})
@@ -27,28 +29,31 @@ class ConfigTest(tf.test.TestCase):
   def test_resolve_fills_in_the_architectures_settings(self):
     given = config_lib.TrainConfig(learning_rate=1e-3,
                                    prior_learning_rate_factor=5., ema_steps=0.,
-                                   batch_size=64)
+                                   batch_size=64, analysis_hidden_layers=3)
     self.assertIs(given.resolve(), given)
     self.assertIs(given.resolve(config_lib.TrainConfig(
         learning_rate=2e-3, prior_learning_rate_factor=10., ema_steps=75.,
-        batch_size=256)), given)
+        batch_size=256, analysis_hidden_layers=3)), given)
     for architecture, settings in (
         ("improved", dict(learning_rate=2e-3, prior_learning_rate_factor=10.,
-                          ema_steps=75., batch_size=256)),
+                          ema_steps=75., batch_size=256,
+                          analysis_hidden_layers=3)),
         ("tutorial", dict(learning_rate=1e-3, prior_learning_rate_factor=1.,
-                          ema_steps=0., batch_size=128))):
+                          ema_steps=0., batch_size=128,
+                          analysis_hidden_layers=1))):
       config = config_lib.TrainConfig(architecture=architecture)
       self.assertIsNone(config.learning_rate)
       self.assertIsNone(config.prior_learning_rate_factor)
       self.assertIsNone(config.ema_steps)
       self.assertIsNone(config.batch_size)
+      self.assertIsNone(config.analysis_hidden_layers)
       self.assertEqual(config.resolve(),
                        dataclasses.replace(config, **settings))
     # A run resumed without them keeps its own ...
     improved = config_lib.TrainConfig(architecture="improved")
     old = config_lib.TrainConfig(architecture="improved", learning_rate=1e-3,
                                  prior_learning_rate_factor=20., ema_steps=0.,
-                                 batch_size=128)
+                                 batch_size=128, analysis_hidden_layers=1)
     self.assertEqual(improved.resolve(old), old)
     # ... one by one: what the resumed run names, it keeps ...
     self.assertEqual(

@@ -39,6 +39,7 @@ class RunFolderTest(tf.test.TestCase):
     self.assertEqual(started.prior_learning_rate_factor, 10.)
     self.assertEqual(started.ema_steps, 75.)
     self.assertEqual(started.batch_size, 256)
+    self.assertEqual(started.analysis_hidden_layers, 3)
     self.assertEqual(json.loads(folder.config_file.read_text()),
                      dataclasses.asdict(started))
     self.assertEqual(folder.load_config(), started)
@@ -83,11 +84,14 @@ class RunFolderTest(tf.test.TestCase):
           config_lib.TrainConfig(architecture=architecture,
                                  learning_rate=1e-3, batch_size=128))
       del values["prior_learning_rate_factor"], values["ema_steps"]
+      del values["analysis_hidden_layers"]
       run_folder.write_json(folder.config_file, values)
       saved = folder.load_config()
+      # ... and the tutorial's analysis transform.
       self.assertEqual(
           (saved.learning_rate, saved.prior_learning_rate_factor,
-           saved.ema_steps, saved.batch_size), (1e-3, factor, 0., 128))
+           saved.ema_steps, saved.batch_size, saved.analysis_hidden_layers),
+          (1e-3, factor, 0., 128, 1))
       # Resumed with the defaults, it goes on with those settings.
       self.assertEqual(folder.start(config_lib.TrainConfig(
           architecture=architecture)), saved)

@@ -243,7 +243,7 @@ class TrainingTest(tf.test.TestCase):
     self.assertEqual(training.FIXED_SETTINGS,
                      ("architecture", "lmbda", "latent_dims", "batch_size",
                       "learning_rate", "seed", "prior_learning_rate_factor",
-                      "ema_steps"))
+                      "ema_steps", "analysis_hidden_layers"))
 
   def test_restore_codec_without_a_run_names_the_folder(self):
     with self.assertRaisesRegex(FileNotFoundError, "holds no trained model"):

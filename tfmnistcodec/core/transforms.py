@@ -247,20 +247,32 @@ class Conv2DTranspose(tf.Module):
 class AnalysisTransform(tf.Module):
   """Images `[N, 28, 28, 1]` in [0, 1] -> latents `[N, latent_dims]`.
 
-  conv 20@5x5/2, conv 50@5x5/2, dense 500, dense `latent_dims`; leaky ReLU on
-  all but the last layer.
+  conv 20@5x5/2, conv 50@5x5/2, dense 500 (`hidden_layers` of them), dense
+  `latent_dims`; leaky ReLU on all but the last layer. The tutorial's has one
+  hidden layer; `improved`'s more (`model.Architecture.analysis_hidden_layers`).
   """
 
-  def __init__(self, latent_dims, seed=0, name="analysis_transform"):
+  def __init__(self, latent_dims, seed=0, hidden_layers=1,
+               name="analysis_transform"):
     super().__init__(name=name)
     if latent_dims < 1:
       raise contract.UserValueError("`latent_dims` must be at least 1.")
+    if not isinstance(hidden_layers, int) or hidden_layers < 1:
+      raise contract.UserValueError(
+          f"`hidden_layers` must be an int of at least 1, not "
+          f"{hidden_layers!r}.")
     self._latent_dims = latent_dims
     seeds = _split_seed(seed, 4)
     with self.name_scope:
       self.conv_1 = Conv2D(1, 20, 5, 2, leaky_relu, seeds[0], name="conv_1")
       self.conv_2 = Conv2D(20, 50, 5, 2, leaky_relu, seeds[1], name="conv_2")
       self.fc_1 = Dense(7 * 7 * 50, 500, leaky_relu, seeds[2], name="fc_1")
+      # The layers after the tutorial's hidden one (none in the tutorial's:
+      # its variables and their initial values are as they were).
+      self.extra_fc = [
+          Dense(500, 500, leaky_relu, extra_seed, name=f"extra_fc_{i}")
+          for i, extra_seed in enumerate(
+              _split_seed(seeds[2], hidden_layers)[1:], start=1)]
       self.fc_2 = Dense(500, latent_dims, None, seeds[3], name="fc_2")
 
   @property
@@ -270,8 +282,10 @@ class AnalysisTransform(tf.Module):
   @tf.Module.with_name_scope
   def __call__(self, x):
     x = self.conv_2(self.conv_1(x))
-    x = tf.reshape(x, [-1, 7 * 7 * 50])
-    return self.fc_2(self.fc_1(x))
+    x = self.fc_1(tf.reshape(x, [-1, 7 * 7 * 50]))
+    for layer in self.extra_fc:
+      x = layer(x)
+    return self.fc_2(x)
 
 
 class SynthesisTransform(tf.Module):

@@ -39,8 +39,9 @@ class MovingAverage(tf.Module):
     self._time_constant = float(time_constant)
     # Its variables have the names of the trained codec's, as an export of
     # either would.
-    self.codec = model.Codec(config.latent_dims, seed=config.seed,
-                             architecture=config.architecture)
+    self.codec = model.Codec(
+        config.latent_dims, seed=config.seed, architecture=config.architecture,
+        analysis_hidden_layers=config.analysis_hidden_layers)
     with self.name_scope:
       self.weight = tf.Variable(0., trainable=False, name="weight")
       self.step = tf.Variable(tf.constant(0, tf.int64), trainable=False,

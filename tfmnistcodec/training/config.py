@@ -11,10 +11,10 @@ __all__ = ["TrainConfig", "FIXED_SETTINGS", "check_same_settings"]
 # Settings that a run resumed in the same model_dir may not change.
 FIXED_SETTINGS = ("architecture", "lmbda", "latent_dims", "batch_size",
                   "learning_rate", "seed", "prior_learning_rate_factor",
-                  "ema_steps")
+                  "ema_steps", "analysis_hidden_layers")
 # Settings that default to the architecture's (`TrainConfig.resolve`).
 _ARCHITECTURE_SETTINGS = ("learning_rate", "prior_learning_rate_factor",
-                          "ema_steps", "batch_size")
+                          "ema_steps", "batch_size", "analysis_hidden_layers")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +50,10 @@ class TrainConfig:
       the variables that validation and export use (0: none, the variables
       as trained). `None` until `resolve` fills it in, as the factor above
       (`model.Architecture.ema_steps`).
+    analysis_hidden_layers: Dense layers of 500 in the analysis transform
+      before its latents. `None` until `resolve` fills it in, as the factor
+      above (`model.Architecture.analysis_hidden_layers`: 1 for `tutorial`,
+      3 for `improved`; runs from before it was recorded had 1).
   """
   architecture: str = model.DEFAULT_ARCHITECTURE
   lmbda: float = 2000.
@@ -63,6 +67,7 @@ class TrainConfig:
   eval_batch_size: int = 1000
   prior_learning_rate_factor: Optional[float] = None
   ema_steps: Optional[float] = None
+  analysis_hidden_layers: Optional[int] = None
 
   def __post_init__(self):
     model.get_architecture(self.architecture)  # Raises for unknown names.
@@ -80,7 +85,7 @@ class TrainConfig:
       raise contract.UserValueError(
           f"prior_learning_rate_factor must be positive, got {factor}.")
     for name in ("latent_dims", "epochs", "batch_size", "steps_per_loop",
-                 "eval_batch_size"):
+                 "eval_batch_size", "analysis_hidden_layers"):
       if getattr(self, name) is not None and getattr(self, name) < 1:
         raise contract.UserValueError(f"{name} must be at least 1, got "
                                       f"{getattr(self, name)}.")
@@ -88,8 +93,8 @@ class TrainConfig:
   def resolve(self, saved=None):
     """This config with the settings it left to the architecture filled in.
 
-    `learning_rate`, `prior_learning_rate_factor`, `ema_steps` and
-    `batch_size`, where
+    `learning_rate`, `prior_learning_rate_factor`, `ema_steps`,
+    `batch_size` and `analysis_hidden_layers`, where
     `None`, become `saved`'s, so that a resumed run goes on as it started
     (if it is of the same architecture; else the settings check names the
     architecture), or else the architecture's.

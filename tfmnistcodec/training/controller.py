@@ -263,7 +263,8 @@ def restore_codec(model_dir):
   """
   config = run_folder.load_config(model_dir)
   codec = model.Codec(config.latent_dims, seed=config.seed,
-                      architecture=config.architecture)
+                      architecture=config.architecture,
+                      analysis_hidden_layers=config.analysis_hidden_layers)
   folder = run_folder.RunFolder(model_dir)
   path = folder.latest_checkpoint()
   if path is None:

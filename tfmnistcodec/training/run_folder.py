@@ -63,6 +63,9 @@ def load_config(model_dir):
   # Runs from before the moving average validated and exported their
   # variables as trained.
   values.setdefault("ema_steps", 0.)
+  # Runs from before the analysis transform's depth was recorded had the
+  # tutorial's one hidden layer.
+  values.setdefault("analysis_hidden_layers", 1)
   return config_lib.TrainConfig(
       **{k: v for k, v in values.items() if k in fields})
 

@@ -189,8 +189,10 @@ class Trainer:
     self._strategy = strategy
     self._train_images = train_images
     with strategy.scope():
-      self._codec = model.Codec(config.latent_dims, seed=config.seed,
-                                architecture=config.architecture)
+      self._codec = model.Codec(
+          config.latent_dims, seed=config.seed,
+          architecture=config.architecture,
+          analysis_hidden_layers=config.analysis_hidden_layers)
       self._optimizer = make_optimizer(config.learning_rate)
       self._prior_optimizer = make_prior_optimizer(config)
       # Create the optimizers' slots now, outside tf.function and before
@@ -303,7 +305,8 @@ class Trainer:
     # strategy; reading a distributed variable here gives its (one) value.
     config = self._config
     copy = model.Codec(config.latent_dims, seed=config.seed,
-                       architecture=config.architecture)
+                       architecture=config.architecture,
+                       analysis_hidden_layers=config.analysis_hidden_layers)
     for target, source in zip(copy.variables, self.result_codec.variables):
       target.assign(source.read_value())
     return copy
