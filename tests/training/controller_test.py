@@ -80,7 +80,8 @@ class FakeTrainer:
     return self.iterations
 
   def checkpoint(self):
-    return tf.train.Checkpoint(iterations=self.iterations)
+    self.saved = tf.train.Checkpoint(iterations=self.iterations)
+    return self.saved
 
   def epoch_batches(self, epoch, first_step):
     self.calls.append(("epoch_batches", epoch, first_step))
@@ -142,8 +143,11 @@ class ControllerTest(tf.test.TestCase):
     controller, folder = self._controller("often", trainer,
                                           checkpoint_secs=0.)
     controller.train(None)
-    # max_to_keep=3; the epoch's save at 3 and 6 overwrites the call's.
+    # max_to_keep=3 of the saves at 2, 3, 5 and 6.
     self.assertEqual(self._checkpoint_steps(folder), [3, 5, 6])
+    # Each written once: the epoch ends (3, 6) where a call's save was due,
+    # and a second save would rewrite that checkpoint's files in place.
+    self.assertEqual(int(trainer.saved.save_counter), 4)
 
   def test_restore_resumes_mid_epoch(self):
     first = FakeTrainer(epochs=2)

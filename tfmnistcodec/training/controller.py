@@ -101,6 +101,9 @@ class Controller:
         self._checkpoint, folder.checkpoint_dir, strategy, max_to_keep=3,
         step_counter=trainer.step_counter())
     self._save_policy = None  # Its clock starts with `train`.
+    # The step of the newest checkpoint this run wrote or resumed from; the
+    # same on every worker, which all save together.
+    self._saved_step = -1
 
   def restore(self):
     """Resumes from the latest checkpoint, if any; all workers at one step."""
@@ -109,6 +112,7 @@ class Controller:
     path = self._folder.latest_checkpoint()
     if path:
       self._checkpoint.restore(path)
+      self._saved_step = self._trainer.step
       logging.info("Resumed from %s at step %d.", path, self._trainer.step)
     distribute.check_same_step(self._strategy, self._trainer.step)
 
@@ -178,7 +182,13 @@ class Controller:
       self._save(step)
 
   def _save(self, step):
-    self._manager.save(checkpoint_number=step)
+    # Each step is saved once. An epoch whose last call ends when a save is
+    # due would otherwise save its step twice, and the second save rewrites
+    # that checkpoint's files in place: killed in between, the run would
+    # leave its newest checkpoint unreadable (a checksum error on resume).
+    if step > self._saved_step:
+      self._manager.save(checkpoint_number=step)
+      self._saved_step = step
     self._save_policy.saved()
 
   def _save_unsaved(self):
