@@ -182,6 +182,13 @@ class Controller:
       self._save(step)
 
   def _save(self, step):
+    self._save_once(step)
+    self._save_policy.saved()
+
+  def _save_unsaved(self):
+    self._save_once(self._trainer.step)
+
+  def _save_once(self, step):
     # Each step is saved once. An epoch whose last call ends when a save is
     # due would otherwise save its step twice, and the second save rewrites
     # that checkpoint's files in place: killed in between, the run would
@@ -189,12 +196,6 @@ class Controller:
     if step > self._saved_step:
       self._manager.save(checkpoint_number=step)
       self._saved_step = step
-    self._save_policy.saved()
-
-  def _save_unsaved(self):
-    step = self._trainer.step
-    if step > self._folder.checkpoint_step(self._manager.latest_checkpoint):
-      self._manager.save(checkpoint_number=step)
 
   def _write_summaries(self, writer, record):
     with writer.as_default(step=record["step"]):
