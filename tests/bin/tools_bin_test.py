@@ -160,16 +160,21 @@ class ToolsBinTest(tf.test.TestCase):
         [(c["signature"], c["batch_size"]) for c in printed["coding"]],
         [("compress", 1), ("decompress", 1), ("compress_fast", 1),
          ("compress", 24), ("decompress", 24), ("compress_fast", 24)])
+    # Each call codes the next digits: 3 calls of one digit code 3 of the
+    # 24 test digits; 2 calls of 24 code the 24 twice.
+    self.assertEqual([c["digits"] for c in printed["coding"]],
+                     [3, 3, 3, 24, 24, 24])
     # Beside each compress signature's speed, what it coded: whole bytes
-    # for one digit, and the error of the decoded digits.
+    # per digit, and the error of the decoded digits.
     for entry in printed["coding"]:
       if entry["signature"] == "decompress":
         self.assertNotIn("mae", entry)
         continue
       self.assertGreater(entry["string_bits_per_digit"], 0)
       self.assertBetween(entry["mae"], 1e-6, 1.)
-      if entry["batch_size"] == 1:
-        self.assertEqual(entry["string_bits_per_digit"] % 8, 0)
+      total_bits = entry["string_bits_per_digit"] * entry["digits"]
+      self.assertAlmostEqual(total_bits, round(total_bits), places=3)
+      self.assertEqual(round(total_bits) % 8, 0)
     # Both range coders, side by side at each batch size (1, 128, 10,000,
     # as many as the test split holds), wrote the same bytes.
     coders = printed["coders"]

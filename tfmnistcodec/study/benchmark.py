@@ -34,8 +34,9 @@ from tfmnistcodec.study import benchmark_files as files_lib
 from tfmnistcodec.study import evaluation
 
 __all__ = ["benchmark", "benchmark_coders", "benchmark_coding",
-           "benchmark_training", "median_seconds", "parse_batch_calls",
-           "parse_sizes", "peak_rss_mib"]
+           "benchmark_training", "coding_batches", "median_seconds",
+           "median_seconds_over", "parse_batch_calls", "parse_sizes",
+           "peak_rss_mib"]
 
 
 
@@ -106,6 +107,40 @@ def median_seconds(function, calls):
   return statistics.median(times)
 
 
+def median_seconds_over(function, arguments):
+  """Median seconds of `function(a)` over `arguments`, after a warm-up call.
+
+  The warm-up (the first call of a signature traces and loads) is
+  `function(arguments[0])`, untimed.
+  """
+  function(arguments[0])
+  times = []
+  for argument in arguments:
+    start = time.perf_counter()
+    function(argument)
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
+def coding_batches(images, size, calls):
+  """The batches that `calls` timed calls of `size` digits code.
+
+  Call `i` codes digits `i * size` to `(i + 1) * size - 1`, wrapping around
+  `images`, so that an encoder whose cost depends on the digit (the flip
+  search stops early on digits it cannot improve) is timed over many digits,
+  not one digit over and over.
+
+  Returns:
+    `(batches, order)`: the distinct batches (uint8 tensors), and for each
+    call, in order, the index of its batch.
+  """
+  starts = [(i * size) % len(images) for i in range(calls)]
+  distinct = list(dict.fromkeys(starts))
+  batches = [tf.constant(np.take(images, np.arange(start, start + size) %
+                                 len(images), axis=0)) for start in distinct]
+  return batches, [distinct.index(start) for start in starts]
+
+
 def _rate_and_error(strings, decompress, images):
   """Mean string bits per digit, and MAE of `strings` decoded, in [0, 1]."""
   decoded = decompress(strings=strings)["images"].numpy()
@@ -119,8 +154,11 @@ def _rate_and_error(strings, decompress, images):
 def benchmark_coding(saved_model, images, batch_calls):
   """Median seconds per call and digits/s of each coding signature.
 
+  Call `i` of a batch size codes digits `i * size` to `(i + 1) * size - 1`
+  (`coding_batches`), so that a median over calls is a median over digits.
   Each compress signature's entry also has what it coded: the mean string
-  bits per digit of the batch and the MAE of its decoded uint8 digits (/255).
+  bits per digit over the distinct digits of those batches and the MAE of
+  their decoded uint8 digits (/255).
 
   Args:
     saved_model: Path of the SavedModel.
@@ -136,28 +174,32 @@ def benchmark_coding(saved_model, images, batch_calls):
                  if name in loaded.signatures}
   results = []
   for size, calls in batch_calls:
-    batch = tf.constant(images[:size])
+    batches, order = coding_batches(images, size, calls)
     # What each compress signature codes (deterministic), once, untimed.
-    coded = {name: compressor(images=batch)["strings"]
+    coded = {name: [compressor(images=batch)["strings"] for batch in batches]
              for name, compressor in compressors.items()}
-    calls_by_name = {
-        "compress": lambda: compressors["compress"](
-            images=batch)["strings"].numpy(),
-        "decompress": lambda: decompress(
-            strings=coded["compress"])["images"].numpy(),
+    timed = {
+        "compress": (lambda i: compressors["compress"](
+            images=batches[i])["strings"].numpy()),
+        "decompress": (lambda i: decompress(
+            strings=coded["compress"][i])["images"].numpy()),
     }
     if "compress_fast" in compressors:
-      calls_by_name["compress_fast"] = lambda: compressors["compress_fast"](
-          images=batch)["strings"].numpy()
-    for name, function in calls_by_name.items():
-      seconds = median_seconds(function, calls)
-      results.append(dict(signature=name, batch_size=len(batch), calls=calls,
+      timed["compress_fast"] = (lambda i: compressors["compress_fast"](
+          images=batches[i])["strings"].numpy())
+    for name, function in timed.items():
+      seconds = median_seconds_over(function, order)
+      results.append(dict(signature=name, batch_size=size, calls=calls,
+                          digits=min(len(batches) * size, len(images)),
                           median_ms_per_call=1000 * seconds,
-                          digits_per_second=len(batch) / seconds))
+                          digits_per_second=size / seconds))
       if name in coded:
-        results[-1].update(_rate_and_error(coded[name], decompress, batch))
+        # Over the distinct digits: where batches wrap, each digit once.
+        results[-1].update(_rate_and_error(
+            tf.concat(coded[name], 0)[:len(images)], decompress,
+            tf.concat(batches, 0)[:len(images)]))
       logging.info("%s, batch %d: %.2f ms per call, %.0f digits/s", name,
-                   len(batch), 1000 * seconds, len(batch) / seconds)
+                   size, 1000 * seconds, size / seconds)
   return results
 
 
