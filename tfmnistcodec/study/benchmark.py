@@ -34,9 +34,8 @@ from tfmnistcodec.study import benchmark_files as files_lib
 from tfmnistcodec.study import evaluation
 
 __all__ = ["benchmark", "benchmark_coders", "benchmark_coding",
-           "benchmark_training", "coding_batches", "median_seconds",
-           "median_seconds_over", "parse_batch_calls", "parse_sizes",
-           "peak_rss_mib"]
+           "benchmark_training", "coding_batches", "median_seconds_over",
+           "parse_batch_calls", "parse_sizes", "peak_rss_mib"]
 
 
 
@@ -95,16 +94,6 @@ def benchmark_training(train_images, test_images, workdir, repeats, epochs):
       first_epoch_seconds=statistics.median(e["seconds"] for e in first),
       epoch_seconds=[round(e["seconds"], 2) for e in epochs],
       timed_epochs="after the first of each run" if epochs else "first")
-
-
-def median_seconds(function, calls):
-  function()  # Warm-up: the first call of a signature traces and loads.
-  times = []
-  for _ in range(calls):
-    start = time.perf_counter()
-    function()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
 
 
 def median_seconds_over(function, arguments):
